@@ -1,0 +1,186 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .phones import normalize_phone
+
+# Easemob's visitor ids differ by channel (IM ids, WeChat openids, Weibo fan ids, WeCom user
+# ids); all are far shorter than this, which also bounds what a URL may ask us to look up.
+VISITOR_IM_ID_MAX_LENGTH = 255
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self):
+        return self.name
+
+
+class Customer(models.Model):
+    class Gender(models.TextChoices):
+        UNKNOWN = "unknown", _("Unknown")
+        MALE = "male", _("Male")
+        FEMALE = "female", _("Female")
+
+    class Level(models.TextChoices):
+        REGULAR = "regular", _("Regular")
+        SILVER = "silver", _("Silver")
+        GOLD = "gold", _("Gold")
+        DIAMOND = "diamond", _("Diamond")
+
+    name = models.CharField(_("name"), max_length=100)
+    nickname = models.CharField(_("nickname"), max_length=100, blank=True)
+    gender = models.CharField(
+        _("gender"), max_length=10, choices=Gender.choices, default=Gender.UNKNOWN
+    )
+    phone = models.CharField(
+        _("phone"),
+        max_length=32,
+        blank=True,
+        help_text=_("Stored without spaces or dashes; +86 is dropped from mainland mobiles."),
+    )
+    email = models.EmailField(_("email"), blank=True)
+    external_id = models.CharField(
+        _("external ID"),
+        max_length=128,
+        blank=True,
+        help_text=_(
+            "The user id in your business system: what your app sends to Easemob as customUserId."
+        ),
+    )
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    qq = models.CharField(_("QQ"), max_length=20, blank=True)
+    wechat = models.CharField(_("WeChat"), max_length=64, blank=True)
+    level = models.CharField(
+        _("level"), max_length=10, choices=Level.choices, default=Level.REGULAR
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="customers", verbose_name=_("tags"))
+    remarks = models.TextField(_("remarks"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~Q(external_id=""),
+                name="customer_unique_external_id",
+                violation_error_message=_("Another customer already has this external ID."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["phone"], name="customer_phone_idx"),
+            models.Index(fields=["email"], name="customer_email_idx"),
+            models.Index(fields=["name"], name="customer_name_idx"),
+            models.Index(fields=["created_at"], name="customer_created_idx"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.clean()
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        self.phone = normalize_phone(self.phone)
+        self.email = self.email.strip().lower()
+        self.external_id = self.external_id.strip()
+
+
+class VisitorIdentity(models.Model):
+    """One Easemob visitor id (per channel) known to belong to a customer."""
+
+    class Channel(models.TextChoices):
+        APP = "app", _("App")
+        WEB = "web", _("Web")
+        WECHAT = "wechat", _("WeChat")
+        WEIBO = "weibo", _("Weibo")
+        WECOM = "wecom", _("WeCom")
+        OTHER = "other", _("Other")
+
+    class BoundVia(models.TextChoices):
+        STAFF = "staff", _("Entered by staff")
+        CUSTOM_USER_ID = "custom_user_id", _("customUserId matched the external ID")
+        PHONE = "phone", _("Pushed phone matched")
+        EMAIL = "email", _("Pushed email matched")
+        AGENT = "agent", _("Linked by an agent in the panel")
+        IMPORT = "import", _("Imported")
+        API = "api", _("Business system API")
+
+    visitor_im_id = models.CharField(
+        _("visitor IM ID"),
+        max_length=VISITOR_IM_ID_MAX_LENGTH,
+        unique=True,
+        error_messages={"unique": _("This visitor ID is already linked to a customer.")},
+        help_text=_("Easemob's visitorImId: IM id, WeChat openid, Weibo fan id or WeCom userid."),
+    )
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="visitor_identities",
+        verbose_name=_("customer"),
+    )
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=Channel.choices, default=Channel.OTHER
+    )
+    bound_via = models.CharField(
+        _("linked by"), max_length=20, choices=BoundVia.choices, default=BoundVia.STAFF
+    )
+    first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        verbose_name = _("visitor identity")
+        verbose_name_plural = _("visitor identities")
+
+    def __str__(self):
+        return self.visitor_im_id
+
+
+class Note(models.Model):
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="notes", verbose_name=_("customer")
+    )
+    body = models.TextField(_("note"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("staff author"),
+    )
+    agent_name = models.CharField(_("agent name"), max_length=100, blank=True)
+    agent_id = models.CharField(_("agent ID"), max_length=100, blank=True)
+    ssid = models.CharField(
+        _("session ID"), max_length=100, blank=True, help_text=_("Easemob session (ssid).")
+    )
+    created_at = models.DateTimeField(_("written"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("note")
+        verbose_name_plural = _("notes")
+        indexes = [models.Index(fields=["customer", "-created_at"], name="note_customer_idx")]
+
+    def __str__(self):
+        return self.body[:50]
+
+    @property
+    def written_by(self):
+        if self.author_id:
+            return self.author.get_full_name() or self.author.get_username()
+        return self.agent_name or self.agent_id

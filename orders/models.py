@@ -1,0 +1,151 @@
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Customer
+
+ZERO = Decimal("0.00")
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending payment")
+        PAID = "paid", _("Paid")
+        SHIPPED = "shipped", _("Shipped")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        REFUNDED = "refunded", _("Refunded")
+
+    number = models.CharField(
+        _("order number"),
+        max_length=64,
+        unique=True,
+        error_messages={"unique": _("An order with this number already exists.")},
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="orders", verbose_name=_("customer")
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    # The total is derived, never typed: the items' sum plus shipping minus discount, kept
+    # up to date by `recalculate_total` whenever an item or either amount changes.
+    total = models.DecimalField(
+        _("total"), max_digits=12, decimal_places=2, default=ZERO, editable=False
+    )
+    shipping_fee = models.DecimalField(
+        _("shipping fee"), max_digits=12, decimal_places=2, default=ZERO
+    )
+    discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=ZERO)
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    placed_at = models.DateTimeField(_("placed"), default=timezone.now)
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    shipped_at = models.DateTimeField(_("shipped"), null=True, blank=True)
+    recipient = models.CharField(_("recipient"), max_length=100, blank=True)
+    recipient_phone = models.CharField(_("recipient phone"), max_length=32, blank=True)
+    shipping_address = models.CharField(_("shipping address"), max_length=300, blank=True)
+    carrier = models.CharField(_("carrier"), max_length=50, blank=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True)
+    remarks = models.TextField(_("remarks"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-placed_at"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(total__gte=0),
+                name="order_total_non_negative",
+                violation_error_message=_("The order total cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(shipping_fee__gte=0),
+                name="order_shipping_fee_non_negative",
+                violation_error_message=_("The shipping fee cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(discount__gte=0),
+                name="order_discount_non_negative",
+                violation_error_message=_("The discount cannot be negative."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-placed_at"], name="order_customer_placed_idx"),
+            models.Index(fields=["status", "-placed_at"], name="order_status_placed_idx"),
+            models.Index(fields=["-placed_at"], name="order_placed_idx"),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    def save(self, *args, **kwargs):
+        self.recalculate_total(save=False)
+        super().save(*args, **kwargs)
+
+    def items_subtotal(self):
+        if not self.pk:
+            return ZERO
+        result = self.items.aggregate(s=Sum(F("quantity") * F("unit_price")))["s"]
+        return result if result is not None else ZERO
+
+    def clean(self):
+        subtotal = self.items_subtotal()
+        if subtotal + (self.shipping_fee or ZERO) - (self.discount or ZERO) < 0:
+            raise ValidationError(
+                {"discount": _("The discount is larger than the items plus shipping.")}
+            )
+
+    def recalculate_total(self, save=True):
+        self.total = max(self.items_subtotal() + self.shipping_fee - self.discount, ZERO)
+        if save and self.pk:
+            Order.objects.filter(pk=self.pk).update(total=self.total, updated_at=timezone.now())
+        return self.total
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="items", verbose_name=_("order")
+    )
+    product_name = models.CharField(_("product"), max_length=200)
+    sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("order item")
+        verbose_name_plural = _("order items")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1),
+                name="order_item_quantity_positive",
+                violation_error_message=_("The quantity must be at least 1."),
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0),
+                name="order_item_unit_price_non_negative",
+                violation_error_message=_("The unit price cannot be negative."),
+            ),
+        ]
+
+    def __str__(self):
+        return self.product_name
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self.order.recalculate_total()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        self.order.recalculate_total()
+        return result
+
+    @property
+    def line_total(self):
+        return (self.unit_price or ZERO) * (self.quantity or 0)

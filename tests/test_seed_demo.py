@@ -1,0 +1,71 @@
+import pytest
+from django.core.management import call_command
+
+from customers.models import Customer, VisitorIdentity
+from orders.models import Order, OrderItem
+
+pytestmark = pytest.mark.django_db
+
+
+def counts():
+    return (
+        Customer.objects.count(),
+        VisitorIdentity.objects.count(),
+        Order.objects.count(),
+        OrderItem.objects.count(),
+    )
+
+
+def test_seed_demo_creates_realistic_data(capsys):
+    call_command("seed_demo", customers=40)
+    assert Customer.objects.count() == 40
+    assert set(Order.objects.values_list("status", flat=True)) == set(Order.Status.values)
+    channels = set(VisitorIdentity.objects.values_list("channel", flat=True))
+    assert {"web", "app", "wechat"} <= channels
+    customer = Customer.objects.order_by("external_id").first()
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in customer.name)
+    assert len(customer.phone) == 11 and customer.phone.startswith("1")
+    order = Order.objects.filter(items__isnull=False).first()
+    assert order.total == sum(item.line_total for item in order.items.all()) + (
+        order.shipping_fee - order.discount
+    )
+    assert "40 customers" in capsys.readouterr().out
+
+
+def test_seed_demo_is_idempotent():
+    call_command("seed_demo", customers=25)
+    before = counts()
+    call_command("seed_demo", customers=25)
+    assert counts() == before
+
+
+def test_seed_demo_grows_to_a_larger_size_without_duplicates():
+    call_command("seed_demo", customers=10)
+    first_ten = list(Customer.objects.order_by("external_id").values_list("name", "phone"))
+    call_command("seed_demo", customers=15)
+    assert Customer.objects.count() == 15
+    assert (
+        list(Customer.objects.order_by("external_id").values_list("name", "phone")[:10])
+        == first_ten
+    )
+
+
+def test_bootstrap_seeds_once_and_creates_an_admin_with_a_random_password(
+    capsys, django_user_model
+):
+    call_command("bootstrap")
+    out = capsys.readouterr().out
+    assert Customer.objects.exists()
+    admin = django_user_model.objects.get(username="admin")
+    assert admin.is_superuser
+    password = out.split("password ", 1)[1].split()[0]
+    assert admin.check_password(password)
+    assert "/panel/test-panel-token/" in out
+
+    before = counts()
+    call_command("bootstrap")
+    out = capsys.readouterr().out
+    assert password not in out
+    assert "changepassword admin" in out
+    assert counts() == before
+    assert django_user_model.objects.filter(is_superuser=True).count() == 1
