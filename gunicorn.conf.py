@@ -21,4 +21,10 @@ max_requests_jitter = 200
 # Trust X-Forwarded-* only from the local proxy.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
+# The path without its query string (%(U)s, never %(r)s or %(q)s): panel URLs carry visitors'
+# names and phones. No referrer either: it is the panel's full URL. The last field is the
+# request id the app answers with, as in nginx's log and the app's own log lines.
+access_log_format = (
+    '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s" %({x-request-id}o)s'
+)
 errorlog = "-"

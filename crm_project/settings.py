@@ -49,9 +49,13 @@ INSTALLED_APPS = [
     "customers",
     "orders",
     "iframe_panel",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.RequestIdMiddleware",
+    # Load balancers' /healthz, before host validation and the HTTPS redirect (see its docstring).
+    "ops.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -160,10 +164,29 @@ if not PANEL_TOKEN:
 EASEMOB_IFRAME_KEY = env.str("EASEMOB_IFRAME_KEY", default="")
 EASEMOB_ENCRYPT_SYSTEM_PARAMS = env.bool("EASEMOB_ENCRYPT_SYSTEM_PARAMS", default=False)
 
+# One line per record on stderr (journald under systemd), each with the request's id. Request
+# errors are logged as method, path, status: never the query string, which on the panel holds
+# visitors' names and phone numbers (ops.log).
+LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "filters": {"request_context": {"()": "ops.log.RequestContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's default handlers (a console in debug, mail to ADMINS) would print lines
+        # twice or unfiltered; its records go to the root handler above instead.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+    },
 }

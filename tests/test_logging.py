@@ -1,0 +1,180 @@
+"""Log lines carry the request id, and never a panel URL's query string."""
+
+import io
+import logging
+
+import pytest
+from django.core.exceptions import BadRequest, PermissionDenied
+from django.test import Client
+from django.urls import path
+
+from ops import request_id
+from ops.log import RequestContextFilter
+
+PANEL_QUERY = "?name=张三&phone=13800138000&visitorImId=webim-visitor-8K2FTG9Q"
+# The query in every shape it could take in a log line: as typed, percent-encoded, escaped.
+LEAKS = ["张三", "13800138000", "name=", "phone=", "%E5%BC%A0", "\\u5f20", "webim-visitor"]
+
+
+def bad_phone(request):
+    raise BadRequest(f"not a phone number: {request.GET['phone']}")
+
+
+def forbidden(request):
+    raise PermissionDenied(f"customer {request.GET['name']} is not yours")
+
+
+def broken(request):
+    raise RuntimeError("the view is broken")
+
+
+urlpatterns = [
+    path("bad/", bad_phone),
+    path("forbidden/", forbidden),
+    path("broken/", broken),
+]
+
+
+@pytest.fixture
+def log_output():
+    """What the configured console handler writes, formatted as in production."""
+    handler = next(
+        h
+        for h in logging.getLogger().handlers
+        if any(isinstance(f, RequestContextFilter) for f in h.filters)
+    )
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    yield stream
+    handler.setStream(previous)
+
+
+def assert_no_query(text):
+    for leak in LEAKS:
+        assert leak not in text
+
+
+def test_a_404_on_a_panel_url_logs_the_path_without_the_query(client, db, log_output):
+    response = client.get("/panel/wrong-token/" + PANEL_QUERY)
+    assert response.status_code == 404
+    text = log_output.getvalue()
+    assert (
+        f"WARNING django.request [{response['X-Request-ID']}] GET /panel/wrong-token/ 404" in text
+    )
+    assert_no_query(text)
+
+
+def test_a_400_for_a_bad_host_logs_no_query(client, db, log_output):
+    response = client.get("/panel/wrong-token/" + PANEL_QUERY, HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    text = log_output.getvalue()
+    assert "DisallowedHost" in text
+    assert f"[{response['X-Request-ID']}]" in text
+    assert_no_query(text)
+
+
+@pytest.mark.urls("tests.test_logging")
+def test_a_400_logs_one_line_without_the_exceptions_text(client, db, log_output):
+    response = client.get("/bad/" + PANEL_QUERY)
+    assert response.status_code == 400
+    lines = log_output.getvalue().splitlines()
+    assert lines == [
+        lines[0].split(" WARNING ")[0]
+        + f" WARNING django.request [{response['X-Request-ID']}] GET /bad/ 400 Bad Request"
+        " (BadRequest)"
+    ]
+    assert_no_query(log_output.getvalue())
+
+
+@pytest.mark.urls("tests.test_logging")
+def test_a_403_logs_no_parameters(client, db, log_output):
+    response = client.get("/forbidden/" + PANEL_QUERY)
+    assert response.status_code == 403
+    text = log_output.getvalue()
+    assert "GET /forbidden/ 403 Forbidden (PermissionDenied)" in text
+    assert len(text.splitlines()) == 1
+    assert_no_query(text)
+
+
+@pytest.mark.urls("tests.test_logging")
+def test_a_500_logs_the_request_line_and_the_traceback(db, log_output):
+    response = Client(raise_request_exception=False).get("/broken/" + PANEL_QUERY)
+    assert response.status_code == 500
+    text = log_output.getvalue()
+    first_line = text.splitlines()[0]
+    assert first_line.endswith(
+        f"ERROR django.request [{response['X-Request-ID']}] GET /broken/ 500 "
+        "Internal Server Error (RuntimeError)"
+    )
+    assert "Traceback" in text
+    assert "RuntimeError: the view is broken" in text
+    assert_no_query(text)
+
+
+def test_a_path_cannot_forge_a_log_line(client, db, log_output):
+    client.get("/nope%0A2026-01-01 ERROR forged/")
+    lines = log_output.getvalue().splitlines()
+    assert len(lines) == 1
+    assert "/nope\\n2026-01-01 ERROR forged/" in lines[0]
+
+
+def test_the_proxys_request_id_is_in_the_log(client, db, log_output):
+    client.get("/nope/", HTTP_X_REQUEST_ID="nginx-5f1c0b2e")
+    assert "[nginx-5f1c0b2e] GET /nope/ 404" in log_output.getvalue()
+
+
+def make_record(name="crm", msg="something happened", args=()):
+    return logging.LogRecord(name, logging.INFO, __file__, 1, msg, args, None)
+
+
+def test_the_filter_adds_the_current_request_id():
+    token = request_id.current.set("abc123")
+    try:
+        record = make_record()
+        assert RequestContextFilter().filter(record)
+    finally:
+        request_id.current.reset(token)
+    assert record.request_id == "abc123"
+
+
+def test_the_filter_marks_records_outside_a_request():
+    record = make_record()
+    RequestContextFilter().filter(record)
+    assert record.request_id == "-"
+
+
+def test_the_filter_leaves_other_messages_alone():
+    record = make_record(msg="imported %d customers", args=(12,))
+    RequestContextFilter().filter(record)
+    assert record.getMessage() == "imported 12 customers"
+
+
+def test_runserver_lines_lose_the_query():
+    record = make_record(
+        "django.server",
+        '"%s" %s %s',
+        ("GET /panel/t/" + PANEL_QUERY + " HTTP/1.1", "200", "5120"),
+    )
+    RequestContextFilter().filter(record)
+    assert record.getMessage() == '"GET /panel/t/ HTTP/1.1" 200 5120'
+
+
+def test_runserver_error_lines_keep_their_arguments():
+    record = make_record("django.server", "code %d, message %s", (400, "Bad request syntax"))
+    RequestContextFilter().filter(record)
+    assert record.getMessage() == "code 400, message Bad request syntax"
+
+
+def test_an_application_log_line_inside_a_request_carries_its_id(client, db, settings, log_output):
+    # The health check logs why the cache failed: a line written by the app mid-request.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="lb-check-1")
+    assert response.status_code == 503
+    assert "ERROR ops.views [lb-check-1] Health check: the cache is unreachable" in (
+        log_output.getvalue()
+    )
