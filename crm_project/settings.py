@@ -94,6 +94,14 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE takes the write lock when a transaction starts, so two concurrent
+    # read-then-write transactions wait for each other instead of failing with "database is
+    # locked"; WAL lets readers go on while one writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -162,7 +170,54 @@ if not PANEL_TOKEN:
         'python -c "import secrets; print(secrets.token_urlsafe(24))"'
     )
 EASEMOB_IFRAME_KEY = env.str("EASEMOB_IFRAME_KEY", default="")
+if EASEMOB_IFRAME_KEY and len(EASEMOB_IFRAME_KEY.encode("utf-8")) < 8:
+    raise ImproperlyConfigured(
+        "EASEMOB_IFRAME_KEY must be the key typed into Easemob, which is longer than 8 "
+        "characters (DES uses its first 8 bytes)."
+    )
 EASEMOB_ENCRYPT_SYSTEM_PARAMS = env.bool("EASEMOB_ENCRYPT_SYSTEM_PARAMS", default=False)
+if EASEMOB_ENCRYPT_SYSTEM_PARAMS and not EASEMOB_IFRAME_KEY:
+    raise ImproperlyConfigured(
+        "EASEMOB_ENCRYPT_SYSTEM_PARAMS is on but EASEMOB_IFRAME_KEY is empty: Easemob can only "
+        "encrypt system parameters with a key."
+    )
+# The workbench simulator (staff only) frames the panel from our own origin.
+SIMULATOR_ENABLED = DEBUG or env.bool("SIMULATOR_ENABLED", default=False)
+PANEL_FRAME_ANCESTORS = env.str(
+    "PANEL_FRAME_ANCESTORS", default="https://kefu.easemob.com https://*.easemob.com"
+).split()
+if SIMULATOR_ENABLED and "'self'" not in PANEL_FRAME_ANCESTORS:
+    PANEL_FRAME_ANCESTORS.append("'self'")
+# Custom or call parameters whose value is a phone number or a customer's email, used to find
+# the customer. Easemob's own `email` parameter is the agent's and is never one of them.
+PANEL_PHONE_PARAMS = env.list(
+    "PANEL_PHONE_PARAMS", default=["phone", "mobile", "tel", "callerNumber", "caller"]
+)
+PANEL_EMAIL_PARAMS = env.list(
+    "PANEL_EMAIL_PARAMS", default=["customerEmail", "visitorEmail", "userEmail"]
+)
+# Parameters of the call workbench, shown as session context rather than cached as visitor
+# info. Easemob does not document them, hence a setting.
+PANEL_CALL_PARAMS = env.list(
+    "PANEL_CALL_PARAMS",
+    default=["callId", "callerNumber", "caller", "calleeNumber", "callee", "callDirection"],
+)
+# Order numbers spotted in synced chat messages (a JavaScript regular expression).
+PANEL_ORDER_NUMBER_PATTERN = env.str(
+    "PANEL_ORDER_NUMBER_PATTERN", default=r"\b[A-Za-z]{0,4}-?\d{8,24}\b"
+)
+# Loads per minute and client address. A 50-agent office behind one NAT address switching
+# conversations stays far below the default; failures (wrong token, undecryptable
+# parameters) are limited much more tightly.
+PANEL_RATE_LIMIT = env.int("PANEL_RATE_LIMIT", default=600)
+PANEL_FAILURE_RATE_LIMIT = env.int("PANEL_FAILURE_RATE_LIMIT", default=30)
+PANEL_MAX_PARAMS = env.int("PANEL_MAX_PARAMS", default=60)
+PANEL_MAX_VALUE_LENGTH = env.int("PANEL_MAX_VALUE_LENGTH", default=2048)
+# How long the signed token in a panel page stays valid for its actions (reveal, lookups).
+PANEL_ACTION_MAX_AGE = env.int("PANEL_ACTION_MAX_AGE", default=8 * 3600)
+# How many proxies in front of the app append to X-Forwarded-For (nginx: 1). The client's
+# address for rate limits and the audit log is read that many entries from the right.
+NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=0 if DEBUG else 1)
 
 # One line per record on stderr (journald under systemd), each with the request's id. Request
 # errors are logged as method, path, status: never the query string, which on the panel holds

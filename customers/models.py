@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -92,6 +92,23 @@ class Customer(models.Model):
     def save(self, *args, **kwargs):
         self.clean()
         super().save(*args, **kwargs)
+
+    def order_summary(self):
+        """Count, amount spent (orders paid and not cancelled or refunded) and last order time,
+        in one query."""
+        from orders.models import Order
+
+        return self.orders.aggregate(
+            count=Count("pk"),
+            spent=Sum("total", filter=Q(status__in=Order.SPENDING_STATUSES)),
+            last_placed_at=Max("placed_at"),
+        )
+
+    def recent_orders(self, limit=10):
+        return self.orders.prefetch_related("items").order_by("-placed_at")[:limit]
+
+    def latest_notes(self, limit=3):
+        return self.notes.select_related("author").order_by("-created_at")[:limit]
 
     def clean(self):
         self.phone = normalize_phone(self.phone)

@@ -28,3 +28,53 @@ class VisitorInfo(models.Model):
 
     def __str__(self):
         return self.visitor_im_id
+
+
+class AuditEvent(models.Model):
+    """Who looked at or changed what through the panel, from where, and how it went."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", _("Viewed the panel")
+        REVEAL = "reveal", _("Revealed contact details")
+        BIND = "bind", _("Linked a visitor automatically")
+        LOOKUP = "lookup", _("Looked up orders")
+
+    class Outcome(models.TextChoices):
+        OK = "ok", _("Customer shown")
+        UNKNOWN = "unknown", _("Unknown visitor")
+        BAD_REQUEST = "bad_request", _("Bad request")
+        DENIED = "denied", _("Refused")
+
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices)
+    visitor_im_id = models.CharField(
+        _("visitor IM ID"), max_length=VISITOR_IM_ID_MAX_LENGTH, blank=True
+    )
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("customer"),
+    )
+    agent_name = models.CharField(_("agent name"), max_length=100, blank=True)
+    agent_id = models.CharField(_("agent ID"), max_length=100, blank=True)
+    agent_email = models.CharField(_("agent email"), max_length=254, blank=True)
+    tenant_id = models.CharField(_("tenant ID"), max_length=64, blank=True)
+    ssid = models.CharField(_("session ID"), max_length=100, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("panel audit event")
+        verbose_name_plural = _("panel audit log")
+        indexes = [
+            models.Index(fields=["visitor_im_id", "-created_at"], name="audit_visitor_idx"),
+            models.Index(fields=["customer", "-created_at"], name="audit_customer_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.visitor_im_id}"

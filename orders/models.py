@@ -20,6 +20,9 @@ class Order(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         REFUNDED = "refunded", _("Refunded")
 
+    # Money the customer actually spent: paid, and neither cancelled nor refunded.
+    SPENDING_STATUSES = (Status.PAID, Status.SHIPPED, Status.COMPLETED)
+
     number = models.CharField(
         _("order number"),
         max_length=64,

@@ -1,9 +1,18 @@
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from customers.models import Customer, VisitorIdentity
 from orders.models import Order, OrderItem
+
+
+@pytest.fixture(autouse=True)
+def english_outside_requests():
+    """Messages built outside a request (model validation, commands) in one known language;
+    requests still choose theirs (Accept-Language in the admin, `lang` in the panel)."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

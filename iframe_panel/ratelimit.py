@@ -1,0 +1,55 @@
+"""Per-address rate limits for the panel, counted in the configured cache.
+
+Fixed one-minute windows in Django's cache: with Redis (CACHE_URL) every process and host shares
+the counters; `incr` is atomic there. A dependency such as django-ratelimit would add little
+over these few lines, and the panel needs two different budgets per address (loads and
+failures) anyway.
+"""
+
+import ipaddress
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+WINDOW = 60
+
+
+def client_ip(request):
+    """The client's address, read through NUM_PROXIES trusted proxies' X-Forwarded-For."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    if settings.NUM_PROXIES:
+        forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [p for p in forwarded if p]
+        if len(forwarded) >= settings.NUM_PROXIES:
+            candidate = forwarded[-settings.NUM_PROXIES]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
+    try:
+        return str(ipaddress.ip_address(remote))
+    except ValueError:
+        return None
+
+
+def _key(bucket, address):
+    return f"panel-rate:{bucket}:{address}:{int(time.time() // WINDOW)}"
+
+
+def exceeded(bucket, address, limit):
+    """Whether `address` has used up `limit` in the current window (without counting)."""
+    return (cache.get(_key(bucket, address)) or 0) >= limit
+
+
+def hit(bucket, address, limit):
+    """Count one request; True while it is within `limit`."""
+    key = _key(bucket, address)
+    cache.add(key, 0, WINDOW + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        # The key expired between add and incr: this is the first request of a new window.
+        cache.set(key, 1, WINDOW + 5)
+        count = 1
+    return count <= limit

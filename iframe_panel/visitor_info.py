@@ -1,0 +1,92 @@
+"""The cache of what visitors' apps pushed with `updateVisitorInfoSrc` cmd messages."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .models import VisitorInfo
+
+# A visitor's app could push a new parameter name on every message; keep the newest ones.
+MAX_KEYS = 100
+
+
+@dataclass(frozen=True)
+class CachedValue:
+    name: str
+    text: str
+    updated_at: datetime | None
+    unverified: bool
+
+
+def load(visitor_im_id):
+    return VisitorInfo.objects.filter(visitor_im_id=visitor_im_id).first()
+
+
+def merge(visitor_im_id, values):
+    """Merge `values` ({name: params.Value}) into the visitor's cached info; newest wins.
+
+    Concurrent loads of the same visitor serialize on the row (SELECT ... FOR UPDATE on
+    PostgreSQL, the write lock on SQLite), so none of them loses another's keys.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        info = VisitorInfo.objects.select_for_update().filter(visitor_im_id=visitor_im_id).first()
+        if info is None:
+            info = VisitorInfo(visitor_im_id=visitor_im_id)
+            _apply(info, values, now)
+            try:
+                with transaction.atomic():
+                    info.save()
+                return info
+            except IntegrityError:
+                # Another load created the row between our read and our insert.
+                info = VisitorInfo.objects.select_for_update().get(visitor_im_id=visitor_im_id)
+        _apply(info, values, now)
+        info.save(update_fields=["params", "param_meta", "updated_at"])
+    return info
+
+
+def _apply(info, values, now):
+    stamp = now.isoformat()
+    for name, value in values.items():
+        info.params[name] = value.text
+        info.param_meta[name] = {"updated_at": stamp, "unverified": value.unverified}
+    if len(info.params) > MAX_KEYS:
+        oldest_first = sorted(
+            info.params, key=lambda n: info.param_meta.get(n, {}).get("updated_at", "")
+        )
+        for name in oldest_first[: len(info.params) - MAX_KEYS]:
+            info.params.pop(name, None)
+            info.param_meta.pop(name, None)
+
+
+def entries(info):
+    """The cached values for display, by name."""
+    if info is None:
+        return []
+    result = []
+    for name in sorted(info.params):
+        meta = info.param_meta.get(name, {})
+        result.append(
+            CachedValue(
+                name=name,
+                text=str(info.params[name]),
+                updated_at=parse_datetime(meta.get("updated_at") or ""),
+                unverified=bool(meta.get("unverified")),
+            )
+        )
+    return result
+
+
+def trusted(info):
+    """name -> value of the cached values that may be used to find a customer."""
+    if info is None:
+        return {}
+    return {
+        name: str(value)
+        for name, value in info.params.items()
+        if not info.param_meta.get(name, {}).get("unverified")
+    }
