@@ -1,7 +1,7 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
 
 
 class OpsConfig(AppConfig):
+    """Running in production: the health check, request ids and their log lines."""
+
     name = "ops"
-    verbose_name = _("Operations")
