@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "import_export",
     "customers",
     "orders",
     "iframe_panel",
@@ -245,3 +246,7 @@ LOGGING = {
         "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
     },
 }
+
+# --- Import and export (django-import-export) -------------------------------------------------
+# A file is imported whole or not at all: every row in one transaction, rolled back on any error.
+IMPORT_EXPORT_USE_TRANSACTIONS = True

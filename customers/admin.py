@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
 
 from orders.models import Order
 
 from .models import Customer, Note, Tag, VisitorIdentity
+from .resources import CustomerResource, VisitorIdentityResource
 
 
 @admin.register(Tag)
@@ -58,7 +60,8 @@ class OrderInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ImportExportMixin, admin.ModelAdmin):
+    resource_classes = [CustomerResource]
     list_display = ["name", "phone", "email", "level", "company", "external_id", "created_at"]
     list_filter = ["level", "tags", "visitor_identities__channel", "gender", "created_at"]
     search_fields = [
@@ -96,7 +99,8 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(VisitorIdentity)
-class VisitorIdentityAdmin(admin.ModelAdmin):
+class VisitorIdentityAdmin(ImportExportMixin, admin.ModelAdmin):
+    resource_classes = [VisitorIdentityResource]
     list_display = ["visitor_im_id", "customer", "channel", "bound_via", "last_seen_at"]
     list_filter = ["channel", "bound_via"]
     search_fields = ["=visitor_im_id", "customer__name", "=customer__phone"]

@@ -5,8 +5,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from import_export.admin import ImportExportMixin
 
 from .models import Order, OrderItem
+from .resources import OrderResource
 
 
 class OrderItemInline(admin.TabularInline):
@@ -49,7 +51,8 @@ def _status_action(status, label):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
+    resource_classes = [OrderResource]
     list_display = ["number", "customer_link", "status", "total", "placed_at", "tracking_number"]
     list_filter = ["status", "placed_at", "carrier"]
     search_fields = ["=number", "=customer__phone", "customer__name", "=tracking_number"]

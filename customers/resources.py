@@ -1,0 +1,422 @@
+"""Import and export of customers and their Easemob visitor ids, as CSV or XLSX.
+
+The admin's import/export buttons and the `import_customers` command share these resources:
+the command feeds rows through the same fields and widgets, only in bulk, so a file means the
+same thing on both paths. The rules:
+
+- Columns are matched by their English or Chinese header (`CUSTOMER_HEADERS`), in any order;
+  other columns are ignored. A column that is absent leaves that field alone.
+- Rows are matched to customers by `external_id`, which every row needs and which may appear
+  only once in a file: the same file imported twice changes nothing.
+- An empty cell clears a text field; for gender, level, dates and references it keeps the
+  stored value (a new row gets the default).
+- One bad row and nothing is imported; every bad row is reported with its number and why.
+"""
+
+import csv
+import decimal
+from pathlib import Path
+
+import openpyxl
+from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from import_export import fields, resources, widgets
+from import_export.results import RowResult
+
+from .models import Customer, VisitorIdentity
+from .phones import normalize_phone
+
+# Header → field. Matching ignores case and surrounding spaces; exports use the English names.
+CUSTOMER_HEADERS = {
+    "external_id": ["业务系统ID", "客户ID", "用户ID", "customUserId", "external id"],
+    "name": ["姓名", "名字", "客户姓名", "客户名称"],
+    "nickname": ["昵称"],
+    "gender": ["性别"],
+    "phone": ["手机", "手机号", "手机号码", "电话", "mobile"],
+    "email": ["邮箱", "电子邮箱", "e-mail"],
+    "company": ["公司", "单位"],
+    "address": ["地址"],
+    "qq": ["QQ号"],
+    "wechat": ["微信", "微信号"],
+    "level": ["等级", "会员等级"],
+    "remarks": ["备注"],
+}
+VISITOR_HEADERS = {
+    "visitor_im_id": ["访客ID", "访客IM ID", "visitorImId"],
+    "customer_external_id": ["业务系统ID", "客户ID", "external_id", "customer"],
+    "channel": ["渠道"],
+    "bound_via": ["关联方式"],
+    "first_seen_at": ["首次访问", "首次访问时间"],
+    "last_seen_at": ["最近访问", "最近访问时间"],
+}
+
+# Beyond the model's own labels in both languages: what Chinese spreadsheets commonly say.
+CHOICE_ALIASES = {
+    "男性": "male",
+    "女性": "female",
+    "普通": "regular",
+    "白银": "silver",
+    "黄金": "gold",
+    "钻石": "diamond",
+    "网页": "web",
+    "企业微信": "wecom",
+}
+
+DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+)
+
+
+def _header_key(header):
+    return str(header or "").strip().lower()
+
+
+def canonical_headers(headers, aliases):
+    """The file's headers with every known alias replaced by its field's name."""
+    lookup = {}
+    for name, names in aliases.items():
+        for alias in [name, *names]:
+            lookup[_header_key(alias)] = name
+    result = []
+    seen = {}
+    for header in headers:
+        name = lookup.get(_header_key(header), str(header or "").strip())
+        if name in aliases and name in seen:
+            raise ValidationError(
+                gettext("The columns “%(first)s” and “%(second)s” both mean %(field)s.")
+                % {"first": seen[name], "second": header, "field": name}
+            )
+        seen[name] = header
+        result.append(name)
+    return result
+
+
+def is_blank(value):
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def is_blank_row(values):
+    return all(is_blank(v) for v in values)
+
+
+def same_moment(a, b):
+    """Files carry times to the second; a stored time that agrees to the second is unchanged."""
+    if a is None or b is None:
+        return a is b
+    return a.replace(microsecond=0) == b.replace(microsecond=0)
+
+
+def row_error(row_number, errors):
+    """A one-line description of what is wrong with a row, for the command's report."""
+    if isinstance(errors, ValidationError) and hasattr(errors, "error_dict"):
+        parts = [
+            f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
+            for field, messages in errors.message_dict.items()
+        ]
+    elif isinstance(errors, ValidationError):
+        parts = errors.messages
+    else:
+        parts = [str(errors)]
+    return gettext("Row %(row)d (line %(line)d of the file): %(errors)s") % {
+        "row": row_number,
+        "line": row_number + 1,
+        "errors": "; ".join(parts),
+    }
+
+
+class TextWidget(widgets.CharWidget):
+    """Text as typed, trimmed. Spreadsheets turn a typed phone or id into a number: undo that."""
+
+    def clean(self, value, row=None, **kwargs):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super().clean(value, row, **kwargs).strip()
+
+
+class PhoneWidget(TextWidget):
+    def clean(self, value, row=None, **kwargs):
+        return normalize_phone(super().clean(value, row, **kwargs))
+
+
+class EmailWidget(TextWidget):
+    def clean(self, value, row=None, **kwargs):
+        return super().clean(value, row, **kwargs).lower()
+
+
+class ChoiceWidget(widgets.Widget):
+    """A choice by its stored value or by its label in English or Chinese (`paid`, 已付款)."""
+
+    def __init__(self, choices, **kwargs):
+        self.choices = choices
+        super().__init__(**kwargs)
+
+    def _lookup(self):
+        lookup = {}
+        for value, label in self.choices.choices:
+            lookup[value.lower()] = value
+            for language in ("en", "zh-hans"):
+                with translation.override(language):
+                    lookup[str(label).strip().lower()] = value
+        for alias, value in CHOICE_ALIASES.items():
+            if value in self.choices.values:
+                lookup[alias] = value
+        return lookup
+
+    def clean(self, value, row=None, **kwargs):
+        if is_blank(value):
+            return None
+        found = self._lookup().get(str(value).strip().lower())
+        if found is None:
+            raise ValueError(
+                gettext("“%(value)s” is not one of: %(choices)s.")
+                % {"value": value, "choices": ", ".join(self.choices.values)}
+            )
+        return found
+
+    def render(self, value, obj=None, **kwargs):
+        return value or ""
+
+
+class NumberWidget(widgets.DecimalWidget):
+    """An amount; `1,299.00` and `¥1299` are read as 1299."""
+
+    def clean(self, value, row=None, **kwargs):
+        if isinstance(value, str):
+            value = value.strip().lstrip("¥￥").replace(",", "")
+        try:
+            return super().clean(value, row, **kwargs)
+        except (decimal.InvalidOperation, ValueError):
+            raise ValueError(gettext("“%(value)s” is not a number.") % {"value": value}) from None
+
+
+class CountWidget(NumberWidget):
+    def clean(self, value, row=None, **kwargs):
+        number = super().clean(value, row, **kwargs)
+        if number is None:
+            return None
+        if number != number.to_integral_value():
+            raise ValueError(gettext("“%(value)s” is not a whole number.") % {"value": value})
+        return int(number)
+
+    def render(self, value, obj=None, **kwargs):
+        return "" if value is None else value
+
+
+class DateTimeWidget(widgets.DateTimeWidget):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.formats = DATETIME_FORMATS
+
+    def clean(self, value, row=None, **kwargs):
+        if isinstance(value, str):
+            value = value.strip()
+        try:
+            return super().clean(value, row, **kwargs)
+        except ValueError:
+            raise ValueError(
+                gettext("“%(value)s” is not a date and time like 2025-03-08 14:30.")
+                % {"value": value}
+            ) from None
+
+
+class MomentField(fields.Field):
+    """A date and time: an empty cell or the stored time to the second leaves it alone."""
+
+    def __init__(self, attribute, column_name=None, **kwargs):
+        super().__init__(attribute, column_name or attribute, DateTimeWidget(), **kwargs)
+
+    def save(self, instance, row, is_m2m=False, **kwargs):
+        cleaned = self.clean(row, **kwargs)
+        if cleaned is None or same_moment(cleaned, getattr(instance, self.attribute)):
+            return
+        setattr(instance, self.attribute, cleaned)
+
+
+class CustomerKeyWidget(widgets.ForeignKeyWidget):
+    """A customer by external ID. The import command fills `known` from one query per batch."""
+
+    def __init__(self, **kwargs):
+        super().__init__(Customer, "external_id", **kwargs)
+        self.known = None
+
+    def clean(self, value, row=None, **kwargs):
+        key = TextWidget().clean(value)
+        if not key:
+            return None
+        if self.known is not None:
+            customer = self.known.get(key)
+        else:
+            customer = Customer.objects.filter(external_id=key).first()
+        if customer is None:
+            raise ValueError(
+                gettext("No customer has the external ID “%(key)s”: import the customers first.")
+                % {"key": key}
+            )
+        return customer
+
+
+def text(attribute, column_name=None):
+    return fields.Field(attribute, column_name or attribute, TextWidget())
+
+
+def keep_if_blank(attribute, widget, column_name=None):
+    return fields.Field(attribute, column_name or attribute, widget, saves_null_values=False)
+
+
+class AllOrNothingResource(resources.ModelResource):
+    """Shared import behaviour: header aliases, blank rows skipped, per-row key problems,
+    and no partial import."""
+
+    HEADERS = {}
+
+    def import_data(self, dataset, *args, rollback_on_validation_errors=True, **kwargs):
+        # django-import-export keeps the good rows of a file with invalid ones unless told
+        # otherwise, and its admin's confirm step does not tell it: all or nothing, always.
+        return super().import_data(
+            dataset, *args, rollback_on_validation_errors=rollback_on_validation_errors, **kwargs
+        )
+
+    def before_import(self, dataset, **kwargs):
+        dataset.headers = canonical_headers(dataset.headers or [], self.HEADERS)
+        rows = [dict(zip(dataset.headers, values, strict=False)) for values in dataset]
+        self.row_problems = self.find_row_problems(rows)
+
+    def find_row_problems(self, rows):
+        """{row number: ValidationError} for what one row alone cannot tell."""
+        return {}
+
+    def import_row(self, row, instance_loader, **kwargs):
+        if is_blank_row(row.values()):
+            result = self.get_row_result_class()()
+            result.import_type = RowResult.IMPORT_TYPE_SKIP
+            return result
+        return super().import_row(row, instance_loader, **kwargs)
+
+    def before_import_row(self, row, **kwargs):
+        problem = self.row_problems.get(kwargs.get("row_number"))
+        if problem is not None:
+            raise problem
+
+
+def unique_key_problems(rows, key):
+    """Every row needs the key, and a key may appear only once in a file."""
+    problems = {}
+    first_row = {}
+    for number, row in enumerate(rows, 1):
+        if is_blank_row(row.values()):
+            continue
+        value = TextWidget().clean(row.get(key))
+        if not value:
+            problems[number] = ValidationError(
+                {key: gettext("%(column)s is required.") % {"column": key}}
+            )
+        elif value in first_row:
+            problems[number] = ValidationError(
+                {
+                    key: gettext("“%(value)s” is already in row %(row)d of this file.")
+                    % {"value": value, "row": first_row[value]}
+                }
+            )
+        else:
+            first_row[value] = number
+    return problems
+
+
+class CustomerResource(AllOrNothingResource):
+    HEADERS = CUSTOMER_HEADERS
+
+    external_id = text("external_id")
+    name = text("name")
+    nickname = text("nickname")
+    gender = keep_if_blank("gender", ChoiceWidget(Customer.Gender))
+    phone = fields.Field("phone", "phone", PhoneWidget())
+    email = fields.Field("email", "email", EmailWidget())
+    company = text("company")
+    address = text("address")
+    qq = text("qq")
+    wechat = text("wechat")
+    level = keep_if_blank("level", ChoiceWidget(Customer.Level))
+    remarks = text("remarks")
+
+    class Meta:
+        model = Customer
+        fields = list(CUSTOMER_HEADERS)
+        import_id_fields = ["external_id"]
+        skip_unchanged = True
+        report_skipped = True
+        clean_model_instances = True
+        name = _("Customers")
+
+    def find_row_problems(self, rows):
+        return unique_key_problems(rows, "external_id")
+
+
+class VisitorIdentityResource(AllOrNothingResource):
+    HEADERS = VISITOR_HEADERS
+
+    visitor_im_id = text("visitor_im_id")
+    customer = keep_if_blank("customer", CustomerKeyWidget(), "customer_external_id")
+    channel = keep_if_blank("channel", ChoiceWidget(VisitorIdentity.Channel))
+    bound_via = fields.Field("bound_via", "bound_via", ChoiceWidget(VisitorIdentity.BoundVia))
+    first_seen_at = MomentField("first_seen_at")
+    last_seen_at = MomentField("last_seen_at")
+
+    class Meta:
+        model = VisitorIdentity
+        fields = ["customer" if c == "customer_external_id" else c for c in VISITOR_HEADERS]
+        import_id_fields = ["visitor_im_id"]
+        skip_unchanged = True
+        report_skipped = True
+        clean_model_instances = True
+        name = _("Visitor identities")
+
+    def get_import_fields(self):
+        # How a visitor was linked is a fact we record, not something a file can claim.
+        return [f for f in super().get_import_fields() if f.attribute != "bound_via"]
+
+    def after_init_instance(self, instance, new, row, **kwargs):
+        if new:
+            instance.bound_via = VisitorIdentity.BoundVia.IMPORT
+
+    def find_row_problems(self, rows):
+        return unique_key_problems(rows, "visitor_im_id")
+
+
+def read_table(path, encoding=None):
+    """(headers, rows) of the first sheet of an .xlsx file or of a .csv file.
+
+    A CSV saved by Excel on a Chinese Windows is GB18030 (GBK), not UTF-8: without an explicit
+    encoding both are tried.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".xlsx":
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            table = [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
+        finally:
+            workbook.close()
+    elif suffix == ".csv":
+        for candidate in [encoding] if encoding else ["utf-8-sig", "gb18030"]:
+            try:
+                with open(path, encoding=candidate, newline="") as f:
+                    table = list(csv.reader(f))
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise ValueError(gettext("The file is neither UTF-8 nor GBK text: pass --encoding."))
+    else:
+        raise ValueError(gettext("Only .csv and .xlsx files can be imported."))
+    if not table:
+        raise ValueError(gettext("The file is empty."))
+    headers = [str(h).strip() if h is not None else "" for h in table[0]]
+    width = len(headers)
+    rows = [(row + [None] * width)[:width] for row in table[1:]]
+    return headers, rows
