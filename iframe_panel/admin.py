@@ -9,7 +9,13 @@ class VisitorInfoAdmin(admin.ModelAdmin):
 
     list_display = ["visitor_im_id", "updated_at"]
     search_fields = ["=visitor_im_id"]
-    readonly_fields = ["visitor_im_id", "params", "param_meta", "updated_at"]
+    readonly_fields = [
+        "visitor_im_id",
+        "params",
+        "param_meta",
+        "unlinked_customer_ids",
+        "updated_at",
+    ]
     show_full_result_count = False
 
     def has_add_permission(self, request):

@@ -73,14 +73,17 @@ def find_identity(visitor_im_id):
     return identity
 
 
-def match_visitor(visitor_im_id, trusted_params, origin_type=""):
+def match_visitor(visitor_im_id, trusted_params, origin_type="", exclude_customer_ids=()):
     """Find the customer for a visitor. `trusted_params` maps names to values that may be used
-    (verified custom and call parameters, current and cached)."""
+    (verified custom and call parameters, current and cached); customers in
+    `exclude_customer_ids` are never bound automatically."""
     identity = find_identity(visitor_im_id)
     if identity:
         return Match(customer=identity.customer, identity=identity, via="identity")
 
     customer, via = _find_by_params(trusted_params)
+    if customer is not None and customer.pk in exclude_customer_ids:
+        return Match()
     if customer is None:
         return Match()
     identity, bound = bind(visitor_im_id, customer, via, infer_channel(visitor_im_id, origin_type))

@@ -20,6 +20,9 @@ class VisitorInfo(models.Model):
     # name -> {"updated_at": ISO time, "unverified": bool}: when each value last arrived, and
     # whether it came as plaintext while a key was set (so it is shown but never trusted).
     param_meta = models.JSONField(_("parameter details"), default=dict)
+    # Customers an agent unlinked this visitor from: pushed values that point at them no longer
+    # bind the visitor automatically (an agent linking by hand still can).
+    unlinked_customer_ids = models.JSONField(_("unlinked customers"), default=list, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -38,10 +41,15 @@ class AuditEvent(models.Model):
         REVEAL = "reveal", _("Revealed contact details")
         BIND = "bind", _("Linked a visitor automatically")
         LOOKUP = "lookup", _("Looked up orders")
+        SEARCH = "search", _("Searched customers")
+        LINK = "link", _("Linked a visitor to a customer")
+        CREATE = "create", _("Created a customer")
+        NOTE = "note", _("Added a note")
+        UNLINK = "unlink", _("Unlinked a visitor")
 
     class Outcome(models.TextChoices):
-        OK = "ok", _("Customer shown")
-        UNKNOWN = "unknown", _("Unknown visitor")
+        OK = "ok", _("Succeeded")
+        UNKNOWN = "unknown", _("Unknown visitor or nothing found")
         BAD_REQUEST = "bad_request", _("Bad request")
         DENIED = "denied", _("Refused")
 

@@ -16,8 +16,14 @@ class ActionTokenError(Exception):
     pass
 
 
-def make(visitor_im_id, *, ssid="", customer_id=None, agent=None, lang="zh"):
-    payload = {"v": visitor_im_id, "s": ssid, "c": customer_id, "a": agent or {}, "l": lang}
+def make(visitor_im_id, *, ssid="", customer_id=None, agent=None, origin_type=""):
+    payload = {
+        "v": visitor_im_id,
+        "s": ssid,
+        "c": customer_id,
+        "a": agent or {},
+        "o": origin_type,
+    }
     return signing.dumps(payload, salt=SALT, compress=True)
 
 

@@ -1,35 +1,28 @@
-"""The panel Easemob's workbench loads in its iframe, and the small actions the page calls.
+"""The panel Easemob's workbench loads in its iframe.
 
 Every request is untrusted: the token is compared in constant time, parameters are decoded by
-`params`, and every failure renders a small page (or JSON) in the panel's language with a 4xx
-status and what to check.
+`params`, and every failure renders a small page in the panel's language with a 4xx status and
+what to check.
 """
 
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
-from django.http import JsonResponse
-from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt
 
-from customers.models import Customer, VisitorIdentity
-from customers.phones import normalize_phone
+from customers.models import VisitorIdentity
 
 from . import ratelimit, signing, visitor_info
+from .forms import NewCustomerForm
 from .matching import infer_channel, match_visitor
 from .models import AuditEvent
 from .params import ParamError, decode_params, parse_lang
+from .responses import HTML_LANG, audit, count_failure, error_page, frameable, rate_limited
 
-HTML_LANG = {"zh": "zh-hans", "en": "en"}
-
-# Everything the page needs is served by us; nothing inline, nothing from elsewhere.
-_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'"
-)
+# Pushed parameter names that may carry the visitor's real name, in order of preference.
+NAME_PARAMS = ("name", "trueName", "realName", "userName", "username")
 
 
 def _session_labels():
@@ -50,70 +43,12 @@ def _session_labels():
     }
 
 
-def _frameable(response):
-    """The panel may be framed by the Easemob workbench, and by nothing else."""
-    ancestors = " ".join(settings.PANEL_FRAME_ANCESTORS) or "'none'"
-    response["Content-Security-Policy"] = f"{_CSP}; frame-ancestors {ancestors}"
-    # Personal data: never stored by a browser or proxy cache.
-    response["Cache-Control"] = "no-store"
-    response.xframe_options_exempt = True
-    return response
-
-
-def _error_page(request, lang, status, message, hint=""):
-    response = render(
-        request,
-        "iframe_panel/error.html",
-        {"html_lang": HTML_LANG[lang], "message": message, "hint": hint, "status": status},
-        status=status,
-    )
-    return _frameable(response)
-
-
 def _query(request):
     """The query parameters, or None when there are more than Django will parse."""
     try:
         return request.GET
     except TooManyFieldsSent:
         return None
-
-
-def _audit(
-    request,
-    action,
-    outcome,
-    *,
-    visitor_im_id="",
-    customer=None,
-    agent=None,
-    ssid="",
-    tenant_id="",
-    detail="",
-):
-    agent = agent or {}
-    AuditEvent.objects.create(
-        action=action,
-        outcome=outcome,
-        visitor_im_id=visitor_im_id[:255],
-        customer=customer,
-        agent_name=agent.get("name", "")[:100],
-        agent_id=agent.get("id", "")[:100],
-        agent_email=agent.get("email", "")[:254],
-        tenant_id=tenant_id[:64],
-        ssid=ssid[:100],
-        ip=ratelimit.client_ip(request),
-        detail=detail[:300],
-    )
-
-
-def _rate_limited(address):
-    return ratelimit.exceeded("failure", address, settings.PANEL_FAILURE_RATE_LIMIT) or not (
-        ratelimit.hit("load", address, settings.PANEL_RATE_LIMIT)
-    )
-
-
-def _count_failure(address):
-    ratelimit.hit("failure", address, settings.PANEL_FAILURE_RATE_LIMIT)
 
 
 def panel(request, token):
@@ -125,8 +60,8 @@ def panel(request, token):
 
 def _panel(request, token, query, lang):
     address = ratelimit.client_ip(request)
-    if _rate_limited(address):
-        return _error_page(
+    if rate_limited(address):
+        return error_page(
             request,
             lang,
             429,
@@ -134,8 +69,8 @@ def _panel(request, token, query, lang):
             _("Wait a minute, then switch conversations again."),
         )
     if not constant_time_compare(token, settings.PANEL_TOKEN):
-        _count_failure(address)
-        return _error_page(
+        count_failure(address)
+        return error_page(
             request,
             lang,
             404,
@@ -146,7 +81,7 @@ def _panel(request, token, query, lang):
             ),
         )
     if request.method not in ("GET", "HEAD"):
-        return _error_page(request, lang, 405, _("The panel only answers GET requests."))
+        return error_page(request, lang, 405, _("The panel only answers GET requests."))
     try:
         if query is None:
             raise ParamError("too_many_params", _("The request has too many parameters."))
@@ -159,16 +94,16 @@ def _panel(request, token, query, lang):
             call_names=settings.PANEL_CALL_PARAMS,
         )
     except ParamError as error:
-        _count_failure(address)
+        count_failure(address)
         raw_visitor = query.get("visitorImId", "") if query is not None else ""
-        _audit(
+        audit(
             request,
             AuditEvent.Action.VIEW,
             AuditEvent.Outcome.BAD_REQUEST,
             visitor_im_id=raw_visitor,
             detail=error.code,
         )
-        return _error_page(request, lang, 400, error.message, error.hint)
+        return error_page(request, lang, 400, error.message, error.hint)
 
     visitor_im_id = params.visitor_im_id
     if params.custom:
@@ -178,7 +113,12 @@ def _panel(request, token, query, lang):
     trusted = visitor_info.trusted(info)
     trusted.update({n: v.text for n, v in params.call.items() if not v.unverified})
     origin_type = params.session_text("originType")
-    match = match_visitor(visitor_im_id, trusted, origin_type=origin_type)
+    match = match_visitor(
+        visitor_im_id,
+        trusted,
+        origin_type=origin_type,
+        exclude_customer_ids=info.unlinked_customer_ids if info else (),
+    )
     customer = match.customer
 
     agent = {
@@ -186,7 +126,7 @@ def _panel(request, token, query, lang):
         "id": params.session_text("agentId"),
         "email": params.session_text("email"),
     }
-    audit = {
+    who = {
         "visitor_im_id": visitor_im_id,
         "customer": customer,
         "agent": agent,
@@ -194,19 +134,20 @@ def _panel(request, token, query, lang):
         "tenant_id": params.session_text("tenantId"),
     }
     if match.bound:
-        _audit(request, AuditEvent.Action.BIND, AuditEvent.Outcome.OK, detail=match.via, **audit)
+        audit(request, AuditEvent.Action.BIND, AuditEvent.Outcome.OK, detail=match.via, **who)
     outcome = AuditEvent.Outcome.OK if customer else AuditEvent.Outcome.UNKNOWN
-    _audit(request, AuditEvent.Action.VIEW, outcome, **audit)
+    audit(request, AuditEvent.Action.VIEW, outcome, **who)
 
+    channel = (
+        match.identity.channel if match.identity else infer_channel(visitor_im_id, origin_type)
+    )
     labels = _session_labels()
     context = {
         "html_lang": HTML_LANG[lang],
         "lang": lang,
         "token": token,
         "visitor_im_id": visitor_im_id,
-        "channel": match.identity.get_channel_display()
-        if match.identity
-        else _channel_label(infer_channel(visitor_im_id, origin_type)),
+        "channel": VisitorIdentity.Channel(channel).label,
         "match": match,
         "customer": customer,
         "visitor_info": visitor_info.entries(info),
@@ -217,12 +158,14 @@ def _panel(request, token, query, lang):
             ssid=params.session_text("ssid"),
             customer_id=customer.pk if customer else None,
             agent=agent,
-            lang=lang,
+            origin_type=origin_type,
         ),
         "strings": {
             "lookup": _("Look up"),
-            "failed": _("That did not work. Reload the panel and try again."),
+            "link": _("Link to this visitor"),
             "noResult": _("Nothing found."),
+            "failed": _("That did not work. Reload the panel and try again."),
+            "copied": _("Copied"),
         },
         "panel_config": {
             "frameOrigins": settings.PANEL_FRAME_ANCESTORS,
@@ -235,144 +178,27 @@ def _panel(request, token, query, lang):
             orders=customer.recent_orders(),
             notes=customer.latest_notes(),
         )
-    return _frameable(render(request, "iframe_panel/panel.html", context))
-
-
-def _channel_label(channel):
-    return VisitorIdentity.Channel(channel).label
-
-
-# --- Actions called by the page (JSON) --------------------------------------------------------
-
-
-def _json_error(status, message):
-    return _frameable(JsonResponse({"error": message}, status=status))
-
-
-def _action(request, token, handler):
-    """Common checks of the page's actions: rate limit, panel token, signed action token."""
-    data = request.POST if request.method == "POST" else request.GET
-    address = ratelimit.client_ip(request)
-    try:
-        visitor_im_id = data.get("v", "")
-        action_token = data.get("t", "")
-    except (TooManyFieldsSent, MultiPartParserError):
-        return _json_error(400, _("The request is malformed."))
-    lang = parse_lang(data.get("lang", ""))
-    with translation.override(HTML_LANG[lang]):
-        if _rate_limited(address):
-            return _json_error(429, _("Too many requests from this address."))
-        if not constant_time_compare(token, settings.PANEL_TOKEN):
-            _count_failure(address)
-            return _json_error(404, _("This panel address is not valid."))
-        try:
-            payload = signing.read(action_token, visitor_im_id)
-        except signing.ActionTokenError as error:
-            _count_failure(address)
-            _audit(
-                request,
-                handler.action,
-                AuditEvent.Outcome.DENIED,
-                visitor_im_id=visitor_im_id,
-                detail=f"token {error}",
-            )
-            return _json_error(
-                403, _("This panel page has expired. Reload it from the conversation.")
-            )
-        return handler(request, data, payload)
-
-
-def _customer_of(payload):
-    if not payload.get("c"):
-        return None
-    return Customer.objects.filter(pk=payload["c"]).first()
-
-
-def _payload_audit(payload, customer):
-    return {
-        "visitor_im_id": payload["v"],
-        "customer": customer,
-        "agent": payload.get("a") or {},
-        "ssid": payload.get("s") or "",
-    }
-
-
-def _reveal(request, data, payload):
-    field = data.get("field", "")
-    customer = _customer_of(payload)
-    if field not in ("phone", "email") or customer is None:
-        return _json_error(400, _("Nothing to reveal."))
-    _audit(
-        request,
-        AuditEvent.Action.REVEAL,
-        AuditEvent.Outcome.OK,
-        detail=field,
-        **_payload_audit(payload, customer),
-    )
-    return _frameable(JsonResponse({"value": getattr(customer, field)}))
-
-
-_reveal.action = AuditEvent.Action.REVEAL
-
-
-def _lookup(request, data, payload):
-    query = (data.get("q") or "").strip()[:64]
-    customer = _customer_of(payload)
-    if not query:
-        return _json_error(400, _("Nothing to look up."))
-    if customer is None:
-        return _json_error(404, _("This visitor is not linked to a customer yet."))
-    orders = customer.orders.prefetch_related("items")
-    phone = normalize_phone(query)
-    if phone and phone == customer.phone:
-        orders = orders.order_by("-placed_at")[:10]
-        message = _("Orders of %(name)s, whose phone this is.") % {"name": customer.name}
     else:
-        orders = orders.filter(number__iexact=query)
-        message = ""
-    found = [_order_json(order) for order in orders]
-    if not found:
-        message = _("No order %(query)s for this customer.") % {"query": query}
-    _audit(
-        request,
-        AuditEvent.Action.LOOKUP,
-        AuditEvent.Outcome.OK if found else AuditEvent.Outcome.UNKNOWN,
-        detail=query,
-        **_payload_audit(payload, customer),
-    )
-    return _frameable(JsonResponse({"orders": found, "message": message}))
+        context["new_customer_form"] = NewCustomerForm(initial=_prefill(params, trusted))
+    return frameable(render(request, "iframe_panel/panel.html", context))
 
 
-_lookup.action = AuditEvent.Action.LOOKUP
+def _prefill(params, trusted):
+    """A new customer's fields from what is known about the visitor: Easemob's own name and
+    nickname for them, and what their app pushed. Never the agent's `email`."""
 
+    def verified_session(name):
+        value = params.session.get(name)
+        return value.text if value and not value.unverified else ""
 
-def _order_json(order):
+    def first(names):
+        return next((trusted[n] for n in names if trusted.get(n)), "")
+
+    nickname = verified_session("nickname") or trusted.get("nickname", "")
     return {
-        "number": order.number,
-        "status": order.status,
-        "statusLabel": order.get_status_display(),
-        "total": f"{order.total:.2f}",
-        "currency": order.currency,
-        "placedAt": order.placed_at.isoformat(),
-        "carrier": order.carrier,
-        "trackingNumber": order.tracking_number,
-        "items": [
-            {
-                "name": item.product_name,
-                "quantity": item.quantity,
-                "unitPrice": f"{item.unit_price:.2f}",
-            }
-            for item in order.items.all()
-        ],
+        "name": first(NAME_PARAMS) or verified_session("trueName") or nickname,
+        "nickname": nickname,
+        "phone": first(settings.PANEL_PHONE_PARAMS),
+        "email": first(settings.PANEL_EMAIL_PARAMS),
+        "external_id": trusted.get("customUserId", ""),
     }
-
-
-@csrf_exempt  # protected by the signed action token instead; see signing.py
-def reveal(request, token):
-    if request.method != "POST":
-        return _json_error(405, _("Use POST."))
-    return _action(request, token, _reveal)
-
-
-def lookup(request, token):
-    return _action(request, token, _lookup)

@@ -49,6 +49,26 @@ def merge(visitor_im_id, values):
     return info
 
 
+def remember_unlink(visitor_im_id, customer_id):
+    """Keep pushed values from binding this visitor to `customer_id` again."""
+    with transaction.atomic():
+        info, _created = VisitorInfo.objects.select_for_update().get_or_create(
+            visitor_im_id=visitor_im_id
+        )
+        if customer_id not in info.unlinked_customer_ids:
+            info.unlinked_customer_ids.append(customer_id)
+            info.save(update_fields=["unlinked_customer_ids", "updated_at"])
+
+
+def forget_unlink(visitor_im_id, customer_id):
+    """An agent linked the visitor to `customer_id` by hand: the earlier unlink no longer holds."""
+    with transaction.atomic():
+        info = VisitorInfo.objects.select_for_update().filter(visitor_im_id=visitor_im_id).first()
+        if info and customer_id in info.unlinked_customer_ids:
+            info.unlinked_customer_ids.remove(customer_id)
+            info.save(update_fields=["unlinked_customer_ids", "updated_at"])
+
+
 def _apply(info, values, now):
     stamp = now.isoformat()
     for name, value in values.items():

@@ -27,7 +27,9 @@
     return fetch(url, options).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (body) {
         if (!response.ok) {
-          throw new Error(body.error || strings.failed);
+          var error = new Error(body.error || strings.failed);
+          error.fields = body.fields;
+          throw error;
         }
         return body;
       });
@@ -53,6 +55,160 @@
         button.disabled = false;
         button.textContent = error.message;
       });
+  });
+
+  // --- Actions: forms posted with the signed token; success reloads the panel ---------------
+  var NOTICE_KEY = "crm-panel-notice";
+
+  function showNotice(text, isError) {
+    var notice = document.getElementById("notice");
+    notice.textContent = text;
+    notice.classList.toggle("error", Boolean(isError));
+    notice.hidden = false;
+  }
+
+  try {
+    var pending = window.sessionStorage.getItem(NOTICE_KEY);
+    if (pending) {
+      window.sessionStorage.removeItem(NOTICE_KEY);
+      showNotice(pending, false);
+    }
+  } catch (e) {
+    // Storage may be blocked in a third-party iframe; the reload shows the new state anyway.
+  }
+
+  function reloadWith(message) {
+    try {
+      window.sessionStorage.setItem(NOTICE_KEY, message);
+    } catch (e) {
+      // See above.
+    }
+    window.location.reload();
+  }
+
+  function postAction(url, fields) {
+    var data = form({});
+    fields.forEach(function (pair) { data.append(pair[0], pair[1]); });
+    return request(url, { method: "POST", body: data });
+  }
+
+  function showFormErrors(formElement, error) {
+    var general = formElement.querySelector(".form-error");
+    var overall = (error.fields && error.fields.__all__) || [];
+    general.textContent = [error.message].concat(overall).join(" ");
+    general.hidden = false;
+    formElement.querySelectorAll(".field-error").forEach(function (element) {
+      element.hidden = true;
+    });
+    Object.keys(error.fields || {}).forEach(function (name) {
+      var label = formElement.querySelector('[data-field="' + name + '"] .field-error');
+      if (label) {
+        label.textContent = error.fields[name].join(" ");
+        label.hidden = false;
+      }
+    });
+  }
+
+  panel.addEventListener("submit", function (event) {
+    var formElement = event.target.closest("form.panel-action");
+    if (!formElement) {
+      return;
+    }
+    event.preventDefault();
+    if (formElement.dataset.confirm && !window.confirm(formElement.dataset.confirm)) {
+      return;
+    }
+    var button = formElement.querySelector("[type=submit]");
+    button.disabled = true;
+    var fields = [];
+    new FormData(formElement).forEach(function (value, name) { fields.push([name, value]); });
+    postAction(formElement.action, fields).then(function (body) {
+      reloadWith(body.message || "");
+    }).catch(function (error) {
+      button.disabled = false;
+      showFormErrors(formElement, error);
+    });
+  });
+
+  var searchForm = document.getElementById("search-form");
+  if (searchForm) {
+    searchForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var results = document.getElementById("search-results");
+      var searchError = document.getElementById("search-error");
+      searchError.hidden = true;
+      results.textContent = "";
+      var url = panel.dataset.searchUrl + "?" + form({ q: searchForm.elements.q.value }).toString();
+      request(url, { method: "GET" }).then(function (body) {
+        if (!body.results.length) {
+          searchError.textContent = body.message || strings.noResult;
+          searchError.hidden = false;
+        }
+        body.results.forEach(function (customer) {
+          var item = document.createElement("li");
+          item.dataset.customer = customer.id;
+          var who = document.createElement("span");
+          who.className = "who";
+          who.textContent = [customer.name, customer.phone, customer.email, customer.company]
+            .filter(Boolean).join(" · ");
+          item.appendChild(who);
+          var button = document.createElement("button");
+          button.type = "button";
+          button.className = "button link-customer";
+          button.textContent = strings.link;
+          button.addEventListener("click", function () {
+            button.disabled = true;
+            postAction(panel.dataset.linkUrl, [["customer", String(customer.id)]])
+              .then(function (result) { reloadWith(result.message || ""); })
+              .catch(function (error) {
+                button.disabled = false;
+                searchError.textContent = error.message;
+                searchError.hidden = false;
+              });
+          });
+          item.appendChild(button);
+          results.appendChild(item);
+        });
+      }).catch(function (error) {
+        searchError.textContent = error.message;
+        searchError.hidden = false;
+      });
+    });
+  }
+
+  // Copy an order number: the Clipboard API where the iframe may use it, else a selection.
+  panel.addEventListener("click", function (event) {
+    var button = event.target.closest("button.copy");
+    if (!button) {
+      return;
+    }
+    event.preventDefault();
+    event.stopPropagation();
+    var text = button.dataset.copy;
+    var done = function () {
+      button.textContent = strings.copied;
+    };
+    var fallback = function () {
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.style.position = "fixed";
+      area.style.opacity = "0";
+      document.body.appendChild(area);
+      area.select();
+      try {
+        document.execCommand("copy");
+        done();
+      } catch (e) {
+        window.prompt("", text);
+      }
+      document.body.removeChild(area);
+    };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(done, fallback);
+    } else {
+      fallback();
+    }
   });
 
   // --- Message sync --------------------------------------------------------------------

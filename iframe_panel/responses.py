@@ -1,0 +1,83 @@
+"""What every panel endpoint shares: framing headers, error pages, rate limits, the audit log."""
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import render
+
+from . import ratelimit
+from .models import AuditEvent
+
+HTML_LANG = {"zh": "zh-hans", "en": "en"}
+
+# Everything the page needs is served by us; nothing inline, nothing from elsewhere.
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'"
+)
+
+
+def frameable(response):
+    """The panel may be framed by the Easemob workbench, and by nothing else."""
+    ancestors = " ".join(settings.PANEL_FRAME_ANCESTORS) or "'none'"
+    response["Content-Security-Policy"] = f"{_CSP}; frame-ancestors {ancestors}"
+    # Personal data: never stored by a browser or proxy cache.
+    response["Cache-Control"] = "no-store"
+    response.xframe_options_exempt = True
+    return response
+
+
+def error_page(request, lang, status, message, hint=""):
+    response = render(
+        request,
+        "iframe_panel/error.html",
+        {"html_lang": HTML_LANG[lang], "message": message, "hint": hint, "status": status},
+        status=status,
+    )
+    return frameable(response)
+
+
+def json_response(data, status=200):
+    return frameable(JsonResponse(data, status=status))
+
+
+def json_error(status, message, **extra):
+    return json_response({"error": message, **extra}, status=status)
+
+
+def rate_limited(address):
+    """Whether to refuse this address now; counts the request as a load otherwise."""
+    return ratelimit.exceeded("failure", address, settings.PANEL_FAILURE_RATE_LIMIT) or not (
+        ratelimit.hit("load", address, settings.PANEL_RATE_LIMIT)
+    )
+
+
+def count_failure(address):
+    ratelimit.hit("failure", address, settings.PANEL_FAILURE_RATE_LIMIT)
+
+
+def audit(
+    request,
+    action,
+    outcome,
+    *,
+    visitor_im_id="",
+    customer=None,
+    agent=None,
+    ssid="",
+    tenant_id="",
+    detail="",
+):
+    agent = agent or {}
+    AuditEvent.objects.create(
+        action=action,
+        outcome=outcome,
+        visitor_im_id=visitor_im_id[:255],
+        customer=customer,
+        agent_name=str(agent.get("name", ""))[:100],
+        agent_id=str(agent.get("id", ""))[:100],
+        agent_email=str(agent.get("email", ""))[:254],
+        tenant_id=tenant_id[:64],
+        ssid=ssid[:100],
+        ip=ratelimit.client_ip(request),
+        detail=detail[:300],
+    )
