@@ -2,11 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from iframe_panel.admin_views import easemob_integration
+
 admin.site.site_header = _("Customer service CRM")
 admin.site.site_title = _("Customer service CRM")
 admin.site.index_title = _("Customers and orders")
 
 urlpatterns = [
+    path("admin/easemob/", easemob_integration, name="easemob_integration"),
     path("admin/", admin.site.urls),
     path("panel/", include("iframe_panel.urls")),
 ]
