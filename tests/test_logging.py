@@ -43,10 +43,12 @@ def log_output():
         for h in logging.getLogger().handlers
         if any(isinstance(f, RequestContextFilter) for f in h.filters)
     )
+    # Swapped without setStream(), which would flush the previous stream: a test that runs
+    # django.setup() again may have left the handler on a stream pytest has since closed.
     stream = io.StringIO()
-    previous = handler.setStream(stream)
+    previous, handler.stream = handler.stream, stream
     yield stream
-    handler.setStream(previous)
+    handler.stream = previous
 
 
 def assert_no_query(text):
