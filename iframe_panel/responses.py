@@ -55,6 +55,13 @@ def count_failure(address):
     ratelimit.hit("failure", address, settings.PANEL_FAILURE_RATE_LIMIT)
 
 
+def _clean(text, length):
+    # Whatever the request carried, written as text: PostgreSQL refuses NUL in text columns, and
+    # control characters have no business in a log an administrator reads.
+    text = "".join(ch if ch.isprintable() else "\ufffd" for ch in str(text or ""))
+    return text[:length]
+
+
 def audit(
     request,
     action,
@@ -71,13 +78,13 @@ def audit(
     AuditEvent.objects.create(
         action=action,
         outcome=outcome,
-        visitor_im_id=visitor_im_id[:255],
+        visitor_im_id=_clean(visitor_im_id, 255),
         customer=customer,
-        agent_name=str(agent.get("name", ""))[:100],
-        agent_id=str(agent.get("id", ""))[:100],
-        agent_email=str(agent.get("email", ""))[:254],
-        tenant_id=tenant_id[:64],
-        ssid=ssid[:100],
+        agent_name=_clean(agent.get("name"), 100),
+        agent_id=_clean(agent.get("id"), 100),
+        agent_email=_clean(agent.get("email"), 254),
+        tenant_id=_clean(tenant_id, 64),
+        ssid=_clean(ssid, 100),
         ip=ratelimit.client_ip(request),
-        detail=detail[:300],
+        detail=_clean(detail, 300),
     )

@@ -5,12 +5,15 @@ Every request is untrusted: the token is compared in constant time, parameters a
 what to check.
 """
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 
 from customers.models import VisitorIdentity
 
@@ -51,9 +54,16 @@ def _query(request):
         return None
 
 
+def _raw_lang(request):
+    """`lang` read straight from the query string, for requests Django refuses to parse."""
+    found = re.search(r"(?:^|&)lang=([^&]{0,16})", request.META.get("QUERY_STRING", ""))
+    return found.group(1) if found else ""
+
+
+@csrf_exempt  # GET only: a POST gets the 405 page in the panel's language, not a CSRF failure
 def panel(request, token):
     query = _query(request)
-    lang = parse_lang(query.get("lang") if query is not None else "")
+    lang = parse_lang(query.get("lang") if query is not None else _raw_lang(request))
     with translation.override(HTML_LANG[lang]):
         return _panel(request, token, query, lang)
 

@@ -1,0 +1,177 @@
+"""The panel in a real browser, loaded directly as Easemob's workbench loads it."""
+
+from decimal import Decimal
+from urllib.parse import urlencode
+
+import pytest
+
+from customers.models import Customer, Note, VisitorIdentity
+from iframe_panel.models import AuditEvent
+from orders.models import Order, OrderItem
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TOKEN = "test-panel-token"
+VISITOR = "webim-visitor-E2EKNOWN000000000001"
+
+
+@pytest.fixture
+def known(db):
+    customer = Customer.objects.create(
+        name="欧阳娜娜",
+        nickname="娜娜",
+        phone="13800138000",
+        email="nana.ouyang@example.com",
+        company="深圳市前海星辰贸易有限公司" * 3,
+        address="广东省深圳市南山区科技园南区深南大道9988号华润置地大厦E座" * 2,
+        remarks="一段很长的备注" * 30,
+        level=Customer.Level.GOLD,
+    )
+    VisitorIdentity.objects.create(visitor_im_id=VISITOR, customer=customer, channel="web")
+    for n in range(3):
+        order = Order.objects.create(
+            number=f"2026112400{n:06d}",
+            customer=customer,
+            status=Order.Status.SHIPPED,
+            carrier="顺丰速运",
+            tracking_number="SF1234567890123456789",
+            shipping_address="广东省深圳市南山区科技园南区深南大道9988号" * 2,
+        )
+        OrderItem.objects.create(
+            order=order,
+            product_name="超长名称的商品" * 8,
+            sku="SKU-" + "X" * 40,
+            quantity=2,
+            unit_price=Decimal("1299.00"),
+        )
+    return customer
+
+
+def panel_url(live_server, visitor=VISITOR, **params):
+    query = urlencode(
+        {"visitorImId": visitor, "agentName": "客服小美", "agentId": "1001", "ssid": "S-1", **params}
+    )
+    return f"{live_server.url}/panel/{TOKEN}/?{query}"
+
+
+def overflow(page):
+    return page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
+@pytest.mark.parametrize("width", [280, 600])
+def test_the_panel_has_no_horizontal_overflow(page, live_server, known, width, screenshot):
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(panel_url(live_server, name="Jack" * 30, lang="zh"))
+    page.locator("details.order").first.click()
+    assert page.locator("h1").first.inner_text().startswith("欧阳娜娜")
+    assert overflow(page) <= 0
+    screenshot(page, f"panel-{width}.png")
+
+
+@pytest.mark.parametrize("width", [280, 600])
+def test_the_unknown_visitor_panel_has_no_horizontal_overflow(page, live_server, db, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(panel_url(live_server, visitor="webim-visitor-" + "Q" * 200, phone="1" * 40))
+    assert page.locator("#unknown-visitor").is_visible()
+    assert overflow(page) <= 0
+
+
+def test_reveal_shows_the_full_phone_and_is_recorded(page, live_server, known):
+    page.goto(panel_url(live_server, lang="en"))
+    phone = page.locator('[data-value-of="phone"]')
+    assert phone.inner_text() == "138****8000"
+    page.locator('button.reveal[data-field="phone"]').click()
+    page.wait_for_function(
+        "document.querySelector('[data-value-of=\"phone\"]').textContent === '13800138000'"
+    )
+    event = AuditEvent.objects.get(action="reveal")
+    assert (event.customer, event.agent_name, event.detail) == (known, "客服小美", "phone")
+
+
+def test_an_agent_adds_a_note(page, live_server, known):
+    page.goto(panel_url(live_server, lang="en"))
+    page.fill("#note-form textarea", "客户说周六下午才方便收货")
+    page.click("#note-form [type=submit]")
+    page.wait_for_selector("#notice:not([hidden])")
+    assert page.locator("#notice").inner_text() == "Note saved."
+    assert "客户说周六下午才方便收货" in page.locator("#notes").inner_text()
+    note = Note.objects.get(customer=known)
+    assert (note.agent_name, note.agent_id, note.ssid) == ("客服小美", "1001", "S-1")
+
+
+def test_an_expired_page_token_is_refused(page, live_server, known, settings):
+    page.goto(panel_url(live_server, lang="en"))
+    settings.PANEL_ACTION_MAX_AGE = -1
+    page.fill("#note-form textarea", "过期的页面")
+    page.click("#note-form [type=submit]")
+    error = page.locator("#note-form .form-error")
+    error.wait_for()
+    assert "expired" in error.inner_text()
+    assert not Note.objects.exists()
+
+
+def test_an_agent_links_an_unknown_visitor_found_by_phone(page, live_server, known):
+    visitor = "oE2EwechatUnknownVisitor0001"
+    page.goto(panel_url(live_server, visitor=visitor, lang="en"))
+    page.fill("#search-form input[name=q]", "138 0013 8000")
+    page.click("#search-form [type=submit]")
+    result = page.locator(f'#search-results li[data-customer="{known.pk}"]')
+    assert "138****8000" in result.inner_text()
+    result.locator("button.link-customer").click()
+    page.wait_for_selector("#customer")
+    assert page.locator("#notice").inner_text() == "Linked to 欧阳娜娜."
+    identity = VisitorIdentity.objects.get(visitor_im_id=visitor)
+    assert (identity.customer, identity.channel, identity.bound_via) == (known, "wechat", "agent")
+
+
+def test_an_agent_creates_a_customer_prefilled_from_the_visitor(page, live_server, db):
+    visitor = "webim-visitor-E2ENEWVISITOR0000001"
+    page.goto(
+        panel_url(
+            live_server,
+            visitor=visitor,
+            nickname="小杰",
+            name="杰克",
+            phone="13911112222",
+            email="agent@kefu.example.com",
+            lang="en",
+        )
+    )
+    form = page.locator("#create-form")
+    assert form.locator("[name=name]").input_value() == "杰克"
+    assert form.locator("[name=phone]").input_value() == "13911112222"
+    # The session's `email` is the agent's, never the customer's.
+    assert form.locator("[name=email]").input_value() == ""
+    form.locator("[name=company]").fill("杭州云帆科技有限公司")
+    form.locator("[type=submit]").click()
+    page.wait_for_selector("#customer")
+    customer = Customer.objects.get(name="杰克")
+    assert (customer.phone, customer.company) == ("13911112222", "杭州云帆科技有限公司")
+    assert VisitorIdentity.objects.get(visitor_im_id=visitor).customer == customer
+
+
+def test_create_shows_the_servers_errors_and_saves_nothing(page, live_server, known):
+    known.external_id = "U-E2E-1"
+    known.save()
+    page.goto(panel_url(live_server, visitor="webim-visitor-E2EDUPLICATE000001", lang="en"))
+    page.click("#new-customer summary")
+    form = page.locator("#create-form")
+    form.locator("[name=name]").fill("重复的客户")
+    form.locator("[name=external_id]").fill("U-E2E-1")
+    form.locator("[type=submit]").click()
+    error = form.locator(".form-error")
+    error.wait_for()
+    assert "Another customer already has this external ID." in error.inner_text()
+    assert not Customer.objects.filter(name="重复的客户").exists()
+    assert not VisitorIdentity.objects.filter(visitor_im_id__contains="DUPLICATE").exists()
+
+
+def test_an_agent_unlinks_a_wrongly_bound_visitor(page, live_server, known):
+    page.goto(panel_url(live_server, lang="en"))
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#unlink-form [type=submit]")
+    page.wait_for_selector("#unknown-visitor")
+    assert not VisitorIdentity.objects.filter(visitor_im_id=VISITOR).exists()
+    assert AuditEvent.objects.filter(action="unlink", customer=known).exists()
