@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint format messages clean
+.PHONY: install install-dev run test lint format messages screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: install-dev
 
 test: lint
 	$(BIN)/pytest
+
+# Refresh the pictures in docs/img from the browser tests.
+screenshots: install-dev
+	UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/e2e
 
 format: install-dev
 	$(BIN)/ruff format .

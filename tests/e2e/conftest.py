@@ -2,6 +2,7 @@
 
 Nothing is downloaded: Playwright is pointed at /usr/bin/chromium (CHROMIUM_PATH to change it).
 Outside CI the tests skip when Chromium is missing; in CI (CI=true) that is a failure.
+`make screenshots` runs them with UPDATE_SCREENSHOTS=1 to refresh the pictures in docs/img.
 """
 
 import os
@@ -59,9 +60,13 @@ def staff_page(page, live_server, django_user_model, client):
 
 
 @pytest.fixture
-def screenshot():
-    def save(page_or_frame, name):
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page_or_frame.screenshot(path=str(SCREENSHOTS / name), full_page=False)
+def screenshot(tmp_path):
+    """Save a screenshot: into docs/img with UPDATE_SCREENSHOTS=1 (`make screenshots`), else
+    into the test's temporary folder, so that a test run leaves the work tree as it was."""
+    folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
+
+    def save(page, name):
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / name), full_page=False)
 
     return save
