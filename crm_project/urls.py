@@ -12,4 +12,5 @@ urlpatterns = [
     path("admin/easemob/", easemob_integration, name="easemob_integration"),
     path("admin/", admin.site.urls),
     path("panel/", include("iframe_panel.urls")),
+    path("simulator/", include("iframe_panel.simulator_urls")),
 ]

@@ -48,4 +48,6 @@ class Command(BaseCommand):
             "    (Easemob needs a public HTTPS address: see README, 'Connect to Easemob'.)",
             "",
         ]
+        if settings.SIMULATOR_ENABLED:
+            lines.insert(-1, f"  Simulator:       {base_url}/simulator/")
         self.stdout.write("\n".join(lines))
