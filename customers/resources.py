@@ -155,9 +155,14 @@ class ChoiceWidget(widgets.Widget):
 
     def __init__(self, choices, **kwargs):
         self.choices = choices
+        self._cache = None
         super().__init__(**kwargs)
 
     def _lookup(self):
+        # Built once: switching languages for every label of every cell costs more than the
+        # rest of a row's import.
+        if self._cache is not None:
+            return self._cache
         lookup = {}
         for value, label in self.choices.choices:
             lookup[value.lower()] = value
@@ -167,6 +172,7 @@ class ChoiceWidget(widgets.Widget):
         for alias, value in CHOICE_ALIASES.items():
             if value in self.choices.values:
                 lookup[alias] = value
+        self._cache = lookup
         return lookup
 
     def clean(self, value, row=None, **kwargs):

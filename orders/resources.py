@@ -167,7 +167,11 @@ class OrderFile:
                 continue
             number = TextWidget().clean(row.get("number"))
             if not number:
-                _add(errors.setdefault(row_number, {}), "number", gettext("number is required."))
+                _add(
+                    errors.setdefault(row_number, {}),
+                    "number",
+                    gettext("%(column)s is required.") % {"column": "number"},
+                )
                 continue
             self.number_of_row[row_number] = number
             self.groups.setdefault(number, []).append(row_number)
@@ -327,12 +331,17 @@ class OrderResource(AllOrNothingResource):
         unchanged = super().skip_row(instance, original, row, import_validation_errors)
         return unchanged and not self.items_change(instance.number)
 
-    def validate_order(self, instance, errors, validate_unique=True):
+    def validate_order(self, instance, errors, validate_unique=True, customer_checked=False):
         """Field checks plus the model's rules, with the file's items in place of the stored
-        ones (Order.clean reads the stored items, which the import is about to replace)."""
+        ones (Order.clean reads the stored items, which the import is about to replace).
+        `customer_checked` skips the query that confirms the customer exists, for a caller
+        that has just looked the customer up."""
         errors = {k: v if isinstance(v, list) else [v] for k, v in (errors or {}).items()}
+        exclude = list(errors)
+        if customer_checked and instance.customer_id is not None:
+            exclude.append("customer")
         try:
-            instance.clean_fields(exclude=list(errors))
+            instance.clean_fields(exclude=exclude)
         except ValidationError as e:
             errors = e.update_error_dict(errors)
         for field, messages in order_problems(

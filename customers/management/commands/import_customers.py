@@ -12,7 +12,7 @@ from collections import Counter
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from tqdm import tqdm
@@ -72,12 +72,18 @@ class ImportCommand(BaseCommand):
 
         self.counts = Counter()
         self.errors = {}
-        with transaction.atomic():
-            progress = tqdm(total=len(rows), unit=_("rows"), disable=None, file=sys.stderr)
-            with progress:
-                self.import_rows(headers, rows, batch_size, progress)
-            if self.errors or dry_run:
-                transaction.set_rollback(True)
+        try:
+            with transaction.atomic():
+                progress = tqdm(total=len(rows), unit=_("rows"), disable=None, file=sys.stderr)
+                with progress:
+                    self.import_rows(headers, rows, batch_size, progress)
+                if self.errors or dry_run:
+                    transaction.set_rollback(True)
+        except IntegrityError as e:
+            # Another import or an edit wrote the same keys since this one looked them up.
+            raise CommandError(
+                _("The database refused the import, so nothing was saved: %(error)s") % {"error": e}
+            ) from e
 
         for row_number in sorted(self.errors)[:ERRORS_SHOWN]:
             self.stderr.write(row_error(row_number, self.errors[row_number]))

@@ -55,7 +55,9 @@ class Command(ImportCommand):
                     self.counts["unchanged"] += 1
                     continue
                 try:
-                    resource.validate_order(order, errors, validate_unique=False)
+                    resource.validate_order(
+                        order, errors, validate_unique=False, customer_checked=True
+                    )
                 except ValidationError as e:
                     self.errors[row_numbers[0]] = e
                     continue
