@@ -50,6 +50,10 @@ INSTALLED_APPS = [
     "customers",
     "orders",
     "iframe_panel",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
     "ops",
 ]
 
@@ -224,6 +228,33 @@ NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=0 if DEBUG else 1)
 # errors are logged as method, path, status: never the query string, which on the panel holds
 # visitors' names and phone numbers (ops.log).
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+
+# --- The API for the business system (shop/ERP) -------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.IntegrationTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsIntegration"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.IntegrationRateThrottle"],
+    # Requests per integration token, counted in the default cache (Redis in production, so
+    # that every process shares one count).
+    "DEFAULT_THROTTLE_RATES": {"integration": env.str("API_RATE_LIMIT", default="1200/min")},
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    # JSON only: integrations are machines, and people read the API at /api/docs/.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Customer service CRM API",
+    "DESCRIPTION": "Customers, orders and Easemob visitor ids pushed by the business system.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the installed drf-spectacular-sidecar: CDNs are neither reachable from
+    # nor allowed in the networks this CRM is installed in.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

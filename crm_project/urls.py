@@ -11,6 +11,7 @@ admin.site.index_title = _("Customers and orders")
 urlpatterns = [
     path("admin/easemob/", easemob_integration, name="easemob_integration"),
     path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
     path("panel/", include("iframe_panel.urls")),
     path("simulator/", include("iframe_panel.simulator_urls")),
 ]
