@@ -34,6 +34,13 @@ MAX_QUERY_LENGTH = 64
 SEARCH_RESULTS = 8
 
 
+def _query_text(data):
+    """The `q` of a lookup or search, control characters read as spaces (PostgreSQL refuses
+    NUL outright)."""
+    text = "".join(ch if ch.isprintable() else " " for ch in data.get("q") or "")
+    return text.strip()[:MAX_QUERY_LENGTH]
+
+
 class Action:
     """The request as an action sees it: its data, the token's payload, and who is acting."""
 
@@ -75,7 +82,7 @@ def panel_action(audit_action, method):
                 data = request.POST if method == "POST" else request.GET
                 visitor_im_id = data.get("v", "")
                 action_token = data.get("t", "")
-                lang = parse_lang(data.get("lang", ""))
+                lang = parse_lang(data.get("lang") or request.GET.get("lang", ""))
             except (TooManyFieldsSent, MultiPartParserError):
                 return json_error(400, _("The request is malformed."))
             with translation.override(HTML_LANG[lang]):
@@ -124,7 +131,7 @@ def reveal(action):
 def lookup(action):
     """Orders behind an order number or phone spotted in a synced chat message, limited to the
     customer this panel shows."""
-    query = (action.data.get("q") or "").strip()[:MAX_QUERY_LENGTH]
+    query = _query_text(action.data)
     customer = action.customer()
     if not query:
         return json_error(400, _("Nothing to look up."))
@@ -170,7 +177,7 @@ def _order_json(order):
 @panel_action(AuditEvent.Action.SEARCH, "GET")
 def search(action):
     """Customers an unknown visitor might be, by phone, name, email or order number."""
-    query = (action.data.get("q") or "").strip()[:MAX_QUERY_LENGTH]
+    query = _query_text(action.data)
     if len(query) < 2:
         return json_error(400, _("Type at least two characters."))
     condition = Q(name__icontains=query) | Q(email__iexact=query) | Q(external_id=query)

@@ -53,6 +53,7 @@ def staff_client(client, staff):
 
 def post_frame_url(client, body, **extra):
     data = body if isinstance(body, str) else json.dumps(body)
+    extra.setdefault("HTTP_ACCEPT_LANGUAGE", "en")
     return client.post("/simulator/frame-url/", data=data, content_type="application/json", **extra)
 
 
