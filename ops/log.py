@@ -8,6 +8,7 @@ import logging
 import re
 from http import HTTPStatus
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from ops import request_id
@@ -32,7 +33,7 @@ class RequestContextFilter(logging.Filter):
             and isinstance(record.args[0], str)
         ):
             # runserver logs the whole request line; keep its path, drop the query.
-            record.args = (_QUERY.sub("", record.args[0]), *record.args[1:])
+            record.args = (_hide_token(_QUERY.sub("", record.args[0])), *record.args[1:])
         return True
 
     @staticmethod
@@ -44,7 +45,8 @@ class RequestContextFilter(logging.Filter):
             reason = HTTPStatus(status).phrase
         except ValueError:
             reason = ""
-        line = f"{request.method} {_escape(request.path)} {status} {reason}".rstrip()
+        line = f"{request.method} {_escape(_hide_token(request.path))} {status} {reason}"
+        line = line.rstrip()
         if record.exc_info and record.exc_info[0] is not None:
             line += f" ({record.exc_info[0].__name__})"
             if status is not None and status < 500:
@@ -54,6 +56,12 @@ class RequestContextFilter(logging.Filter):
                 record.exc_text = None
         record.msg = line
         record.args = ()
+
+
+def _hide_token(path):
+    # The panel token is the one secret in a panel URL: whoever reads the logs need not learn it.
+    token = settings.PANEL_TOKEN
+    return path.replace(f"/{token}/", "/<PANEL_TOKEN>/") if token else path
 
 
 def _escape(text):

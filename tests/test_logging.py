@@ -180,3 +180,11 @@ def test_an_application_log_line_inside_a_request_carries_its_id(client, db, set
     assert "ERROR ops.views [lb-check-1] Health check: the cache is unreachable" in (
         log_output.getvalue()
     )
+
+
+def test_the_panel_token_is_not_logged(client, db, log_output):
+    response = client.get("/panel/test-panel-token/?lang=en")
+    assert response.status_code == 400
+    text = log_output.getvalue()
+    assert "/panel/<PANEL_TOKEN>/" in text
+    assert "test-panel-token" not in text
