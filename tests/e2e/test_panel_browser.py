@@ -48,9 +48,8 @@ def known(db):
 
 
 def panel_url(live_server, visitor=VISITOR, **params):
-    query = urlencode(
-        {"visitorImId": visitor, "agentName": "客服小美", "agentId": "1001", "ssid": "S-1", **params}
-    )
+    session = {"agentName": "客服小美", "agentId": "1001", "ssid": "S-1"}
+    query = urlencode({"visitorImId": visitor, **session, **params})
     return f"{live_server.url}/panel/{TOKEN}/?{query}"
 
 
