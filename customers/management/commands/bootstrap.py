@@ -2,13 +2,14 @@
 an admin account exists, and print where everything is."""
 
 import secrets
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from customers.models import Customer
+from customers.models import Customer, VisitorIdentity
 
 
 class Command(BaseCommand):
@@ -42,8 +43,12 @@ class Command(BaseCommand):
             lines.append(f"    user admin, password {password}   (shown only this once)")
         else:
             lines.append("    forgot the password? .venv/bin/python manage.py changepassword admin")
+        example = VisitorIdentity.objects.order_by("pk").first()
+        example_query = urlencode(
+            {"visitorImId": example.visitor_im_id if example else "webim-visitor-EXAMPLE"}
+        )
         lines += [
-            f"  Panel (local):   {base_url}/panel/{settings.PANEL_TOKEN}/?visitorImId=...",
+            f"  Panel (local):   {base_url}/panel/{settings.PANEL_TOKEN}/?{example_query}",
             f"  Paste into Easemob: https://YOUR-HOST/panel/{settings.PANEL_TOKEN}/",
             "    (Easemob needs a public HTTPS address: see README, 'Connect to Easemob'.)",
             "",
