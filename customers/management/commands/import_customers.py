@@ -8,6 +8,7 @@ existing rows once per batch and writes with bulk_create/bulk_update.
 
 import sys
 import time
+from abc import abstractmethod
 from collections import Counter
 
 from django.core.exceptions import ValidationError
@@ -100,11 +101,13 @@ class ImportCommand(BaseCommand):
         if dry_run:
             self.stdout.write(_("Dry run: nothing was saved."))
 
+    @abstractmethod
     def import_rows(self, headers, rows, batch_size, progress):
-        raise NotImplementedError
+        """Validate and write the rows (one transaction is open); collect errors in self.errors."""
 
+    @abstractmethod
     def summary(self, row_count, seconds):
-        raise NotImplementedError
+        """The closing line: what was created, updated, left unchanged."""
 
     def apply(self, fields, instance, row):
         """Set the row's values through the resource's fields, as the admin's import does.
