@@ -65,7 +65,10 @@ def panel(request, token):
     query = _query(request)
     lang = parse_lang(query.get("lang") if query is not None else _raw_lang(request))
     with translation.override(HTML_LANG[lang]):
-        return _panel(request, token, query, lang)
+        response = _panel(request, token, query, lang)
+    # The panel's language is Easemob's `lang`, not the browser's Accept-Language.
+    response["Content-Language"] = HTML_LANG[lang]
+    return response
 
 
 def _panel(request, token, query, lang):

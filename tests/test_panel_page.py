@@ -317,3 +317,13 @@ def test_it_needs_at_most_8_queries(client, visitor, customer, django_assert_max
         r = client.get(PANEL, {"visitorImId": VISITOR, "agentName": "Amy"})
     assert r.status_code == 200
     assert '<span class="stat-value">300</span>' in r.content.decode()
+
+
+def test_its_content_language_follows_lang_not_the_browser(client, visitor):
+    response = client.get(
+        "/panel/test-panel-token/",
+        {"visitorImId": visitor.visitor_im_id, "lang": "en"},
+        HTTP_ACCEPT_LANGUAGE="zh-CN",
+    )
+    assert response["Content-Language"] == "en"
+    assert '<html lang="en"' in response.content.decode()
