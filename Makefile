@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint format messages screenshots clean
+.PHONY: install install-dev run test lint format messages screenshots bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ test: lint
 # Refresh the pictures in docs/img from the browser tests.
 screenshots: install-dev
 	UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/e2e
+
+# Load the panel under gunicorn with wrk (docs/benchmarks.md, "Panel"); needs the local
+# PostgreSQL and Redis. Options: make bench BENCH_ARGS="--duration 5 --fresh".
+bench: install-dev
+	@command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk"; exit 1; }
+	$(BIN)/python bench/panel.py $(BENCH_ARGS)
 
 format: install-dev
 	$(BIN)/ruff format .
