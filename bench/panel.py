@@ -45,7 +45,6 @@ import urllib.request
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
-from unittest import mock
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,27 +119,8 @@ def prepare_database(args):
 
 def seed(customers):
     from django.core.management import call_command
-    from django.db import IntegrityError
 
-    from customers.management.commands import seed_demo
-    from customers.models import VisitorIdentity
-
-    try:
-        call_command("seed_demo", customers=customers)
-    except IntegrityError:
-        # seed_demo draws WeCom user ids from about 10,800 values (two pinyin syllables and two
-        # digits), so a few hundred customers in two of them collide on the unique
-        # visitor_im_id and the whole command rolls back. Make those ids unique with the
-        # customer's number; every value is still drawn exactly as seed_demo draws it.
-        print("seed_demo failed on a duplicate WeCom visitor id; seeding with unique ones")
-        draw = seed_demo.visitor_id
-
-        def unique_visitor_id(rng, channel, index):
-            value = draw(rng, channel, index)
-            return f"{value}-{index}" if channel == VisitorIdentity.Channel.WECOM else value
-
-        with mock.patch.object(seed_demo, "visitor_id", unique_visitor_id):
-            call_command("seed_demo", customers=customers)
+    call_command("seed_demo", customers=customers)
 
 
 def ensure_heavy_customer():

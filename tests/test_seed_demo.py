@@ -69,3 +69,10 @@ def test_bootstrap_seeds_once_and_creates_an_admin_with_a_random_password(
     assert "changepassword admin" in out
     assert counts() == before
     assert django_user_model.objects.filter(is_superuser=True).count() == 1
+
+
+def test_seed_demo_scales_to_hundreds_of_customers_without_duplicate_visitor_ids():
+    call_command("seed_demo", customers=600)
+    assert Customer.objects.count() == 600
+    ids = list(VisitorIdentity.objects.values_list("visitor_im_id", flat=True))
+    assert len(ids) == len(set(ids)) > 600

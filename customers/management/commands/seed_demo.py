@@ -90,7 +90,8 @@ def visitor_id(rng, channel, index):
         return "o" + "".join(rng.choices(OPENID_ALPHABET, k=27))
     if channel == VisitorIdentity.Channel.WEIBO:
         return str(rng.randrange(1_000_000_000, 9_999_999_999))
-    return "".join(rng.choices(PINYIN, k=2)).capitalize() + str(rng.randrange(10, 99))
+    # WeCom user ids are names chosen by the company; the index keeps them unique.
+    return "".join(rng.choices(PINYIN, k=2)).capitalize() + f"{index:04d}"
 
 
 class Command(BaseCommand):
