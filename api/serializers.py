@@ -45,6 +45,27 @@ def snapshot(instance, fields):
     return {field: getattr(instance, field) for field in fields}
 
 
+# What an order carries in and out of the API (the number is in the URL when writing).
+ORDER_FIELDS = [
+    "customer",
+    "status",
+    "currency",
+    "items",
+    "shipping_fee",
+    "discount",
+    "total",
+    "placed_at",
+    "paid_at",
+    "shipped_at",
+    "recipient",
+    "recipient_phone",
+    "shipping_address",
+    "carrier",
+    "tracking_number",
+    "remarks",
+]
+
+
 class TagsField(serializers.ListField):
     child = serializers.CharField(max_length=50, validators=[no_control_characters])
 
@@ -125,27 +146,7 @@ class OrderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = [
-            "number",
-            "customer",
-            "status",
-            "currency",
-            "items",
-            "shipping_fee",
-            "discount",
-            "total",
-            "placed_at",
-            "paid_at",
-            "shipped_at",
-            "recipient",
-            "recipient_phone",
-            "shipping_address",
-            "carrier",
-            "tracking_number",
-            "remarks",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["number", *ORDER_FIELDS, "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -202,24 +203,7 @@ class OrderUpsertSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = [
-            "customer",
-            "status",
-            "currency",
-            "items",
-            "shipping_fee",
-            "discount",
-            "total",
-            "placed_at",
-            "paid_at",
-            "shipped_at",
-            "recipient",
-            "recipient_phone",
-            "shipping_address",
-            "carrier",
-            "tracking_number",
-            "remarks",
-        ]
+        fields = ORDER_FIELDS
         extra_kwargs = {
             "shipping_fee": {"min_value": ZERO},
             "discount": {"min_value": ZERO},
