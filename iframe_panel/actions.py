@@ -27,7 +27,15 @@ from .forms import NewCustomerForm, NoteForm
 from .matching import bind, infer_channel
 from .models import AuditEvent
 from .params import parse_lang
-from .responses import HTML_LANG, audit, count_failure, json_error, json_response, rate_limited
+from .responses import (
+    HTML_LANG,
+    audit,
+    json_error,
+    json_response,
+    retry_after,
+    too_many_failures,
+    too_many_loads,
+)
 from .templatetags.panel import mask_email, mask_phone
 
 MAX_QUERY_LENGTH = 64
@@ -71,6 +79,10 @@ class Action:
         )
 
 
+def _too_many():
+    return retry_after(json_error(429, _("Too many requests from this address.")))
+
+
 def panel_action(audit_action, method):
     """Wrap an action: method, rate limit, panel token and signed action token checks."""
 
@@ -91,15 +103,17 @@ def panel_action(audit_action, method):
                         405, _("This action needs a %(method)s request.") % {"method": method}
                     )
                 address = ratelimit.client_ip(request)
-                if rate_limited(address):
-                    return json_error(429, _("Too many requests from this address."))
                 if not constant_time_compare(token, settings.PANEL_TOKEN):
-                    count_failure(address)
+                    if too_many_failures(address):
+                        return _too_many()
                     return json_error(404, _("This panel address is not valid."))
+                if too_many_loads(address):
+                    return _too_many()
                 try:
                     payload = signing.read(action_token, visitor_im_id)
                 except signing.ActionTokenError as error:
-                    count_failure(address)
+                    if too_many_failures(address):
+                        return _too_many()
                     audit(
                         request,
                         audit_action,

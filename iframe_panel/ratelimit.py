@@ -37,19 +37,21 @@ def _key(bucket, address):
     return f"panel-rate:{bucket}:{address}:{int(time.time() // WINDOW)}"
 
 
-def exceeded(bucket, address, limit):
-    """Whether `address` has used up `limit` in the current window (without counting)."""
-    return (cache.get(_key(bucket, address)) or 0) >= limit
+def seconds_left():
+    """Seconds until the current window ends and every count starts again (Retry-After)."""
+    return WINDOW - int(time.time() % WINDOW)
 
 
 def hit(bucket, address, limit):
     """Count one request; True while it is within `limit`."""
     key = _key(bucket, address)
-    cache.add(key, 0, WINDOW + 5)
     try:
         count = cache.incr(key)
     except ValueError:
-        # The key expired between add and incr: this is the first request of a new window.
-        cache.set(key, 1, WINDOW + 5)
-        count = 1
+        # The first request of this window: one round trip to Redis on every other request.
+        if cache.add(key, 1, WINDOW + 5):
+            count = 1
+        else:
+            # Another process started the window meanwhile.
+            count = cache.incr(key)
     return count <= limit

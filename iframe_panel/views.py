@@ -22,7 +22,15 @@ from .forms import NewCustomerForm
 from .matching import infer_channel, match_visitor
 from .models import AuditEvent
 from .params import ParamError, decode_params, parse_lang
-from .responses import HTML_LANG, audit, count_failure, error_page, frameable, rate_limited
+from .responses import (
+    HTML_LANG,
+    audit,
+    error_page,
+    frameable,
+    retry_after,
+    too_many_failures,
+    too_many_loads,
+)
 
 # Pushed parameter names that may carry the visitor's real name, in order of preference.
 NAME_PARAMS = ("name", "trueName", "realName", "userName", "username")
@@ -71,18 +79,22 @@ def panel(request, token):
     return response
 
 
+def _too_many(request, lang):
+    page = error_page(
+        request,
+        lang,
+        429,
+        _("Too many requests from this address."),
+        _("Wait a minute, then switch conversations again."),
+    )
+    return retry_after(page)
+
+
 def _panel(request, token, query, lang):
     address = ratelimit.client_ip(request)
-    if rate_limited(address):
-        return error_page(
-            request,
-            lang,
-            429,
-            _("Too many requests from this address."),
-            _("Wait a minute, then switch conversations again."),
-        )
     if not constant_time_compare(token, settings.PANEL_TOKEN):
-        count_failure(address)
+        if too_many_failures(address):
+            return _too_many(request, lang)
         return error_page(
             request,
             lang,
@@ -95,6 +107,8 @@ def _panel(request, token, query, lang):
         )
     if request.method not in ("GET", "HEAD"):
         return error_page(request, lang, 405, _("The panel only answers GET requests."))
+    if too_many_loads(address):
+        return _too_many(request, lang)
     try:
         if query is None:
             raise ParamError("too_many_params", _("The request has too many parameters."))
@@ -107,7 +121,9 @@ def _panel(request, token, query, lang):
             call_names=settings.PANEL_CALL_PARAMS,
         )
     except ParamError as error:
-        count_failure(address)
+        if too_many_failures(address):
+            # Past the budget the failure is not audited either: the log stays readable.
+            return _too_many(request, lang)
         raw_visitor = query.get("visitorImId", "") if query is not None else ""
         audit(
             request,

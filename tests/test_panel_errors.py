@@ -10,8 +10,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from iframe_panel.crypto import encrypt
+from iframe_panel.models import AuditEvent
 
-PANEL = "/panel/test-panel-token/"
+PANEL = "/panel/panel-token-for-tests-7Qm2x/"
 KEY = "123456789"
 VISITOR = "webim-visitor-8K2FTG9QTYWRT8EYVJ7F"
 
@@ -41,7 +42,7 @@ def test_it_rejects_a_wrong_token(client, db):
 
 
 def test_it_rejects_a_token_that_only_starts_right(client, db):
-    r = client.get("/panel/test-panel-token-x/", {"visitorImId": VISITOR, "lang": "en"})
+    r = client.get("/panel/panel-token-for-tests-7Qm2x-x/", {"visitorImId": VISITOR, "lang": "en"})
     assert_error_page(r, 404, "This panel address is not valid.")
 
 
@@ -207,17 +208,42 @@ def test_it_limits_failures_tightly(client, db, settings):
     settings.PANEL_FAILURE_RATE_LIMIT = 2
     for _ in range(2):
         assert client.get("/panel/guess/", {"visitorImId": VISITOR}).status_code == 404
-    # Even the right token is refused for a while after too many failures.
-    r = client.get(PANEL, {"visitorImId": VISITOR, "lang": "en"})
+    r = client.get("/panel/guess/", {"visitorImId": VISITOR, "lang": "en"})
     assert_error_page(r, 429, "Too many requests from this address.")
+    assert 1 <= int(r["Retry-After"]) <= 60
+
+
+def test_failures_never_cost_a_valid_load(client, db, settings):
+    # One misconfigured browser behind an office's NAT address must not lock the office out.
+    settings.PANEL_FAILURE_RATE_LIMIT = 2
+    for _ in range(5):
+        client.get("/panel/guess/", {"visitorImId": VISITOR})
+    assert client.get(PANEL, {"visitorImId": VISITOR}).status_code == 200
 
 
 def test_bad_parameters_count_as_failures(client, db, settings):
     settings.PANEL_FAILURE_RATE_LIMIT = 2
     for _ in range(2):
         assert client.get(PANEL, {"lang": "en"}).status_code == 400
-    r = client.get(PANEL, {"visitorImId": VISITOR, "lang": "en"})
+    r = client.get(PANEL, {"lang": "en"})
     assert r.status_code == 429
+    assert "Retry-After" in r
+    assert client.get(PANEL, {"visitorImId": VISITOR, "lang": "en"}).status_code == 200
+
+
+def test_failures_past_the_budget_are_not_audited(client, db, settings):
+    settings.PANEL_FAILURE_RATE_LIMIT = 2
+    for _ in range(5):
+        client.get(PANEL, {"lang": "en"})
+    assert AuditEvent.objects.filter(outcome=AuditEvent.Outcome.BAD_REQUEST).count() == 2
+
+
+def test_the_load_limit_says_when_to_retry(client, db, settings):
+    settings.PANEL_RATE_LIMIT = 1
+    client.get(PANEL, {"visitorImId": VISITOR})
+    r = client.get(PANEL, {"visitorImId": VISITOR})
+    assert r.status_code == 429
+    assert 1 <= int(r["Retry-After"]) <= 60
 
 
 def test_successful_loads_do_not_count_as_failures(client, db, settings):
@@ -226,12 +252,20 @@ def test_successful_loads_do_not_count_as_failures(client, db, settings):
         assert client.get(PANEL, {"visitorImId": VISITOR}).status_code == 200
 
 
-def test_it_limits_actions_too(client, db, settings):
+def test_it_limits_failed_actions_too(client, db, settings):
     settings.PANEL_FAILURE_RATE_LIMIT = 1
     client.get("/panel/guess/", {"visitorImId": VISITOR})
     r = client.post(PANEL + "reveal/", {"t": "x", "v": VISITOR, "field": "phone", "lang": "en"})
     assert r.status_code == 429
     assert r.json() == {"error": "Too many requests from this address."}
+    assert "Retry-After" in r
+
+
+def test_it_limits_actions_with_the_loads(client, db, settings):
+    settings.PANEL_RATE_LIMIT = 1
+    client.get(PANEL, {"visitorImId": VISITOR})
+    r = client.post(PANEL + "reveal/", {"t": "x", "v": VISITOR, "field": "phone", "lang": "en"})
+    assert r.status_code == 429
 
 
 # --- never a 500 ------------------------------------------------------------------------------
@@ -275,7 +309,9 @@ def test_it_never_fails_on_odd_queries_with_a_key(client, db, settings, query):
     assert r.status_code < 500
 
 
-@pytest.mark.parametrize("token", ["%00", "%FF", "..", "test-panel-token%00", "x" * 3000])
+@pytest.mark.parametrize(
+    "token", ["%00", "%FF", "..", "panel-token-for-tests-7Qm2x%00", "x" * 3000]
+)
 def test_it_never_fails_on_odd_tokens(client, db, token):
     r = client.get(f"/panel/{token}/", {"visitorImId": VISITOR})
     assert r.status_code == 404
