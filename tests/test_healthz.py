@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # A port nothing listens on: a real, unreachable Redis.
 UNREACHABLE_REDIS = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "ops.cache.FallbackRedisCache",
         "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
     }
 }
 
@@ -65,10 +66,11 @@ def test_it_answers_over_plain_http_with_the_https_redirect_on(client, db, setti
     assert client.get("/admin/login/").status_code == 301
 
 
-def test_it_answers_503_when_the_cache_is_unreachable(client, db, unreachable_cache):
+def test_it_stays_up_but_degraded_when_the_cache_is_unreachable(client, db, unreachable_cache):
+    # Redis is shared by every host: failing the check would take all of them out of rotation.
     response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json() == {"status": "error", "database": "ok", "cache": "error"}
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "database": "ok", "cache": "error"}
 
 
 def test_it_logs_what_failed_but_does_not_say_it(client, db, unreachable_cache, caplog):
@@ -77,8 +79,8 @@ def test_it_logs_what_failed_but_does_not_say_it(client, db, unreachable_cache, 
     assert "127.0.0.1" not in body
     assert "redis" not in body.lower()
     assert "Error" not in body
-    assert "Health check: the cache is unreachable" in caplog.text
-    assert "Connection refused" in caplog.text or "Error" in caplog.text
+    assert "Redis cache unavailable" in caplog.text
+    assert "Connection refused" in caplog.text
 
 
 def test_it_holds_no_secrets(client, db, settings):

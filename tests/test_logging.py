@@ -168,23 +168,21 @@ def test_runserver_error_lines_keep_their_arguments():
 
 
 def test_an_application_log_line_inside_a_request_carries_its_id(client, db, settings, log_output):
-    # The health check logs why the cache failed: a line written by the app mid-request.
+    # The cache logs why Redis failed: a line written by the app mid-request.
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "ops.cache.FallbackRedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
         }
     }
     response = client.get("/healthz", HTTP_X_REQUEST_ID="lb-check-1")
-    assert response.status_code == 503
-    assert "ERROR ops.views [lb-check-1] Health check: the cache is unreachable" in (
-        log_output.getvalue()
-    )
+    assert response.status_code == 200
+    assert "WARNING ops.cache [lb-check-1] Redis cache unavailable" in log_output.getvalue()
 
 
 def test_the_panel_token_is_not_logged(client, db, log_output):
-    response = client.get("/panel/test-panel-token/?lang=en")
+    response = client.get("/panel/panel-token-for-tests-7Qm2x/?lang=en")
     assert response.status_code == 400
     text = log_output.getvalue()
     assert "/panel/<PANEL_TOKEN>/" in text
-    assert "test-panel-token" not in text
+    assert "panel-token-for-tests-7Qm2x" not in text
