@@ -23,10 +23,17 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+# Settings for this checkout only (git-ignored): debug on, a generated secret key and panel
+# token, so that every `manage.py` command of the README works here. Production never reads it:
+# values in the process environment win over the file, and production sets its own.
+.env:
+	@$(PYTHON) -c 'import secrets; print("DJANGO_DEBUG=true\nDJANGO_SECRET_KEY=" + secrets.token_urlsafe(50) + "\nPANEL_TOKEN=" + secrets.token_urlsafe(24))' > $@
+	@echo "Wrote .env for local development (debug on)."
+
 # A local, debug-mode server: production runs gunicorn (see docs/deploy.md).
-run: install
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python manage.py bootstrap --base-url http://$(HOST):$(PORT)
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+run: install .env
+	$(BIN)/python manage.py bootstrap --base-url http://$(HOST):$(PORT)
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -108,6 +108,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # Redis holds counters only (rate limits); while it is unreachable or stalled each process
+    # counts in its own memory (ops.cache). Short timeouts: Redis answers in a millisecond on
+    # a LAN, so a stall costs the panel a fraction of a second, once per process and interval.
+    CACHES["default"]["BACKEND"] = "ops.cache.FallbackRedisCache"
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "socket_connect_timeout": env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
+            "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
+            "RETRY_INTERVAL": env.float("CACHE_RETRY_INTERVAL", default=5),
+        }
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -168,11 +180,19 @@ SILENCED_SYSTEM_CHECKS = [
 
 # --- The Easemob panel ----------------------------------------------------------------------
 PANEL_TOKEN = env.str("PANEL_TOKEN", default="dev" if DEBUG else "")
+_GENERATE_PANEL_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(24))"'  # noqa: S105
 if not PANEL_TOKEN:
     raise ImproperlyConfigured(
         "PANEL_TOKEN is required when DJANGO_DEBUG is off: it is the secret path segment of "
-        "the panel URL pasted into Easemob. Generate one with: "
-        'python -c "import secrets; print(secrets.token_urlsafe(24))"'
+        f"the panel URL pasted into Easemob. Generate one with: {_GENERATE_PANEL_TOKEN}"
+    )
+# Whoever has the token reads every customer the panel shows, and the URL cannot carry a login,
+# so production refuses one that could be guessed: short, a default, or a pattern ("aaaa…").
+if not DEBUG and (len(PANEL_TOKEN) < 20 or len(set(PANEL_TOKEN)) < 12):
+    raise ImproperlyConfigured(
+        "PANEL_TOKEN is too easy to guess: use 20 or more random characters (12 or more "
+        "different ones). Generate one "
+        f"with: {_GENERATE_PANEL_TOKEN}"
     )
 EASEMOB_IFRAME_KEY = env.str("EASEMOB_IFRAME_KEY", default="")
 if EASEMOB_IFRAME_KEY and len(EASEMOB_IFRAME_KEY.encode("utf-8")) < 8:

@@ -9,7 +9,7 @@ import os
 os.environ["DJANGO_DEBUG"] = "false"
 os.environ["DJANGO_SECRET_KEY"] = "tests-only-secret-key-" + "x" * 40
 os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,localhost,127.0.0.1"
-os.environ["PANEL_TOKEN"] = "test-panel-token"
+os.environ["PANEL_TOKEN"] = "panel-token-for-tests-7Qm2x"
 os.environ["EASEMOB_IFRAME_KEY"] = ""
 os.environ["EASEMOB_ENCRYPT_SYSTEM_PARAMS"] = "false"
 # The test client speaks plain HTTP.

@@ -18,7 +18,7 @@ def test_it_shows_the_panel_url_and_the_settings_to_copy(staff_client, settings,
     settings.EASEMOB_ENCRYPT_SYSTEM_PARAMS = True
     response = staff_client.get(URL, **en)
     assert response.status_code == 200
-    assert "https://testserver/panel/test-panel-token/" in response.text
+    assert "https://testserver/panel/panel-token-for-tests-7Qm2x/" in response.text
     assert "Set in EASEMOB_IFRAME_KEY" in response.text
     assert "On: tick the box in Easemob." in response.text
     assert "https://*.easemob.com" in response.text

@@ -12,7 +12,7 @@ from iframe_panel.models import AuditEvent
 from iframe_panel.signing import SALT
 from orders.models import Order
 
-PANEL = "/panel/test-panel-token/"
+PANEL = "/panel/panel-token-for-tests-7Qm2x/"
 REVEAL = PANEL + "reveal/"
 LOOKUP = PANEL + "lookup/"
 VISITOR = "webim-visitor-8K2FTG9QTYWRT8EYVJ7F"

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from customers.models import Customer, Note, VisitorIdentity
 from iframe_panel.models import AuditEvent, VisitorInfo
 
-PANEL = "/panel/test-panel-token/"
+PANEL = "/panel/panel-token-for-tests-7Qm2x/"
 UNKNOWN = "webim-visitor-AGENTACTIONS000001"
 
 

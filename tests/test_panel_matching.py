@@ -8,7 +8,7 @@ from customers.models import Customer, VisitorIdentity
 from iframe_panel.crypto import encrypt
 from iframe_panel.models import AuditEvent
 
-PANEL = "/panel/test-panel-token/"
+PANEL = "/panel/panel-token-for-tests-7Qm2x/"
 KEY = "123456789"
 NEW_VISITOR = "webim-visitor-NEWVISITOR0001"
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from customers.models import Customer, Note, Tag, VisitorIdentity
 from orders.models import Order, OrderItem
 
-PANEL = "/panel/test-panel-token/"
+PANEL = "/panel/panel-token-for-tests-7Qm2x/"
 VISITOR = "webim-visitor-8K2FTG9QTYWRT8EYVJ7F"
 
 
@@ -321,7 +321,7 @@ def test_it_needs_at_most_8_queries(client, visitor, customer, django_assert_max
 
 def test_its_content_language_follows_lang_not_the_browser(client, visitor):
     response = client.get(
-        "/panel/test-panel-token/",
+        "/panel/panel-token-for-tests-7Qm2x/",
         {"visitorImId": visitor.visitor_im_id, "lang": "en"},
         HTTP_ACCEPT_LANGUAGE="zh-CN",
     )

@@ -6,7 +6,7 @@ from iframe_panel.crypto import encrypt
 from iframe_panel.models import VisitorInfo
 from iframe_panel.params import parse_lang
 
-PANEL = "/panel/test-panel-token/"
+PANEL = "/panel/panel-token-for-tests-7Qm2x/"
 KEY = "123456789"
 VISITOR = "webim-visitor-8K2FTG9QTYWRT8EYVJ7F"
 

@@ -6,7 +6,7 @@ from iframe_panel.crypto import encrypt
 from iframe_panel.models import AuditEvent, VisitorInfo
 from orders.models import Order
 
-PANEL = "/panel/test-panel-token/"
+PANEL = "/panel/panel-token-for-tests-7Qm2x/"
 KEY = "123456789"
 VISITOR = "webim-visitor-8K2FTG9QTYWRT8EYVJ7F"
 XSS = "<script>alert(1)</script>"

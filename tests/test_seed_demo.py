@@ -60,7 +60,12 @@ def test_bootstrap_seeds_once_and_creates_an_admin_with_a_random_password(
     assert admin.is_superuser
     password = out.split("password ", 1)[1].split()[0]
     assert admin.check_password(password)
-    assert "/panel/test-panel-token/" in out
+    assert "/panel/panel-token-for-tests-7Qm2x/" in out
+    # Not the local token for production, but a new one strong enough for it.
+    production_token = out.split("PANEL_TOKEN=", 1)[1].split()[0]
+    assert production_token != "panel-token-for-tests-7Qm2x"
+    assert len(production_token) >= 20
+    assert f"https://YOUR-HOST/panel/{production_token}/" in out
 
     before = counts()
     call_command("bootstrap")

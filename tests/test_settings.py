@@ -86,7 +86,7 @@ def test_production_defaults_are_secure():
         "HTTP_X_FORWARDED_PROTO",
         "DENY",
         "postgresql",
-        "redis",
+        "ops.cache.FallbackRedisCache",
     ]
 
 
@@ -94,9 +94,32 @@ _PRINT_SECURITY = (
     "from django.conf import settings as s; "
     "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE, "
     "s.CSRF_COOKIE_SECURE, s.SECURE_PROXY_SSL_HEADER[0], s.X_FRAME_OPTIONS, "
-    "s.DATABASES['default']['ENGINE'].split('.')[-1], "
-    "s.CACHES['default']['BACKEND'].split('.')[-2])"
+    "s.DATABASES['default']['ENGINE'].split('.')[-1], s.CACHES['default']['BACKEND'])"
 )
+
+
+def test_redis_gets_short_timeouts():
+    # Measured before: a stalled Redis made every panel load wait the client's default 5 s.
+    script = "from django.conf import settings as s; print(s.CACHES['default']['OPTIONS'])"
+    result = manage("shell", "-v", "0", "-c", script, env=PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "'socket_timeout': 0.25" in result.stdout
+    assert "'socket_connect_timeout': 0.25" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "token", ["dev", "12345", "test-panel-token", "changeme-changeme", "a" * 32, "1234567890" * 3]
+)
+def test_production_refuses_a_guessable_panel_token(token):
+    result = manage("check", env={**PRODUCTION, "PANEL_TOKEN": token})
+    assert result.returncode != 0
+    assert "PANEL_TOKEN is too easy to guess" in result.stderr
+    assert "secrets.token_urlsafe" in result.stderr
+
+
+def test_debug_still_accepts_the_development_token():
+    result = manage("check", env={"DJANGO_DEBUG": "true", "PANEL_TOKEN": "dev"})
+    assert result.returncode == 0, result.stderr
 
 
 def test_collectstatic_builds_hashed_compressed_files(tmp_path):

@@ -8,7 +8,7 @@ from django.test import Client
 from customers.models import Customer, VisitorIdentity
 from iframe_panel import crypto, simulator
 
-TOKEN = "test-panel-token"
+TOKEN = "panel-token-for-tests-7Qm2x"
 KEY = "12345678"
 CHANNELS = [
     ("webim-visitor-8K2FTG9QTYWRT8EYVJ7F", VisitorIdentity.Channel.WEB),

@@ -11,7 +11,7 @@ from orders.models import Order, OrderItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TOKEN = "test-panel-token"
+TOKEN = "panel-token-for-tests-7Qm2x"
 VISITOR = "webim-visitor-E2EKNOWN000000000001"
 
 

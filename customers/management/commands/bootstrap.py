@@ -43,13 +43,16 @@ class Command(BaseCommand):
             lines.append(f"    user admin, password {password}   (shown only this once)")
         else:
             lines.append("    forgot the password? .venv/bin/python manage.py changepassword admin")
+        production_token = secrets.token_urlsafe(24)
         example = VisitorIdentity.objects.order_by("pk").first()
         example_query = urlencode(
             {"visitorImId": example.visitor_im_id if example else "webim-visitor-EXAMPLE"}
         )
         lines += [
             f"  Panel (local):   {base_url}/panel/{settings.PANEL_TOKEN}/?{example_query}",
-            f"  Paste into Easemob: https://YOUR-HOST/panel/{settings.PANEL_TOKEN}/",
+            # The local token is in .env, which is not for production: a fresh one to use there.
+            f"  For production:  PANEL_TOKEN={production_token}",
+            f"    and paste into Easemob: https://YOUR-HOST/panel/{production_token}/",
             "    (Easemob needs a public HTTPS address: see README, 'Connect to Easemob'.)",
             "",
         ]
