@@ -98,6 +98,17 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     # Persistent connections save a TCP + auth round trip on every panel load.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's PostgreSQL backend with bounded waits in requests (ops/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "ops.postgresql"
+# A database that is down or stalled costs a request at most a few seconds (a 503 page), never
+# the agent's workbench: give up connecting after DATABASE_CONNECT_TIMEOUT seconds (libpq's
+# minimum is 2), and in web requests cancel a statement after DATABASE_STATEMENT_TIMEOUT
+# seconds (0: no limit). Management commands are not limited. /healthz answers within
+# HEALTHZ_TIMEOUT seconds whatever the database does.
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=2)
+DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=3)
+HEALTHZ_TIMEOUT = env.float("HEALTHZ_TIMEOUT", default=1.5)
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock when a transaction starts, so two concurrent

@@ -15,3 +15,5 @@ urlpatterns = [
     path("panel/", include("iframe_panel.urls")),
     path("simulator/", include("iframe_panel.simulator_urls")),
 ]
+
+handler500 = "crm_project.errors.server_error"

@@ -1,11 +1,16 @@
 """What every panel endpoint shares: framing headers, error pages, rate limits, the audit log."""
 
+import re
+
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from . import ratelimit
 from .models import AuditEvent
+from .params import parse_lang
 
 HTML_LANG = {"zh": "zh-hans", "en": "en"}
 
@@ -34,6 +39,40 @@ def error_page(request, lang, status, message, hint=""):
         status=status,
     )
     return frameable(response)
+
+
+def raw_lang(request):
+    """`lang` read straight from the query string, for requests Django refuses to parse or that
+    failed half-way."""
+    found = re.search(r"(?:^|&)lang=([^&]{0,16})", request.META.get("QUERY_STRING", ""))
+    return found.group(1) if found else ""
+
+
+def fault(request, url_name, status):
+    """What the panel answers when the CRM itself fails: the database is down (503) or an
+    unexpected error (500). A small page in the panel's language that Easemob may frame, or JSON
+    for an action; never Django's English "Server Error" with X-Frame-Options DENY, which the
+    workbench shows as a refused frame."""
+    lang = parse_lang(raw_lang(request))
+    with translation.override(HTML_LANG[lang]):
+        if status == 503:
+            message = _("The CRM is temporarily unavailable.")
+            hint = _(
+                "The conversation is not affected: carry on in Easemob and reload this panel "
+                "in a minute."
+            )
+        else:
+            message = _("Something went wrong while showing this panel.")
+            hint = _(
+                "The conversation is not affected. Reload the panel; if this keeps happening, "
+                "tell your administrator."
+            )
+        if url_name == "panel":
+            response = error_page(request, lang, status, message, hint)
+        else:
+            response = json_error(status, f"{message} {hint}")
+    response["Content-Language"] = HTML_LANG[lang]
+    return response
 
 
 def json_response(data, status=200):

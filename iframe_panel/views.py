@@ -5,8 +5,6 @@ Every request is untrusted: the token is compared in constant time, parameters a
 what to check.
 """
 
-import re
-
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
 from django.shortcuts import render
@@ -27,6 +25,7 @@ from .responses import (
     audit,
     error_page,
     frameable,
+    raw_lang,
     retry_after,
     too_many_failures,
     too_many_loads,
@@ -62,16 +61,10 @@ def _query(request):
         return None
 
 
-def _raw_lang(request):
-    """`lang` read straight from the query string, for requests Django refuses to parse."""
-    found = re.search(r"(?:^|&)lang=([^&]{0,16})", request.META.get("QUERY_STRING", ""))
-    return found.group(1) if found else ""
-
-
 @csrf_exempt  # GET only: a POST gets the 405 page in the panel's language, not a CSRF failure
 def panel(request, token):
     query = _query(request)
-    lang = parse_lang(query.get("lang") if query is not None else _raw_lang(request))
+    lang = parse_lang(query.get("lang") if query is not None else raw_lang(request))
     with translation.override(HTML_LANG[lang]):
         response = _panel(request, token, query, lang)
     # The panel's language is Easemob's `lang`, not the browser's Accept-Language.

@@ -49,9 +49,11 @@ class RequestContextFilter(logging.Filter):
         line = line.rstrip()
         if record.exc_info and record.exc_info[0] is not None:
             line += f" ({record.exc_info[0].__name__})"
-            if status is not None and status < 500:
+            if status is not None and (status < 500 or status == 503):
                 # A 4xx is the client's mistake: the traceback says nothing new, and its last
-                # line is the exception's text.
+                # line is the exception's text. A 503 is the database being unreachable
+                # (crm_project.errors): one line per request, not a traceback each, while it
+                # lasts; /healthz logs the cause.
                 record.exc_info = None
                 record.exc_text = None
         record.msg = line

@@ -1,8 +1,11 @@
 """The health check load balancers call."""
 
+import contextvars
 import logging
+import threading
 import uuid
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 from django.http import HttpResponseNotAllowed, JsonResponse
@@ -43,15 +46,46 @@ def healthz(request):
 
 
 def _database_ok():
-    for connection in connections.all():
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-                cursor.fetchone()
-        except Exception:
-            logger.exception("Health check: database %r is unreachable", connection.alias)
-            return False
-    return True
+    """Whether every database answers within HEALTHZ_TIMEOUT seconds.
+
+    The query runs in a thread of its own, on connections of its own that it closes, so that a
+    stalled database costs the load balancer HEALTHZ_TIMEOUT seconds rather than as long as the
+    stall lasts (measured before: 40 s). The thread itself ends within the database's own bounds
+    (ops.postgresql), whatever the server does.
+    """
+    result = {}
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(_query_databases, result), daemon=True)
+    thread.start()
+    thread.join(settings.HEALTHZ_TIMEOUT)
+    if thread.is_alive():
+        logger.error(
+            "Health check: the database did not answer within %s s", settings.HEALTHZ_TIMEOUT
+        )
+        return False
+    return result.get("ok", False)
+
+
+def _query_databases(result):
+    try:
+        for connection in connections.all():
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+                    cursor.fetchone()
+            except Exception as error:
+                # One line, not a traceback at every check while the database is down.
+                logger.error(
+                    "Health check: database %r is unreachable (%s: %s)",
+                    connection.alias,
+                    type(error).__name__,
+                    str(error).strip().replace("\n", " "),
+                )
+                result["ok"] = False
+                return
+        result["ok"] = True
+    finally:
+        connections.close_all()
 
 
 def _cache_ok():
