@@ -3,6 +3,7 @@
 Every variable is documented in README.md ("Configuration") and `.env.example`.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -37,7 +38,8 @@ if not DEBUG and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the site of crm_project/admin.py (two-factor when switched on).
+    "crm_project.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,6 +57,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "api",
     "ops",
+    "crm_project.apps.AxesConfig",
+    "django_otp",
+    "crm_project.apps.TOTPConfig",
+    "crm_project.apps.StaticTokensConfig",
 ]
 
 MIDDLEWARE = [
@@ -68,8 +74,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crm_project.urls"
@@ -312,3 +321,51 @@ LOGGING = {
 # --- Import and export (django-import-export) -------------------------------------------------
 # A file is imported whole or not at all: every row in one transaction, rolled back on any error.
 IMPORT_EXPORT_USE_TRANSACTIONS = True
+
+# --- Admin logins -----------------------------------------------------------------------------
+# django-axes counts failed admin logins per username and client address, in the database: a
+# lockout survives restarts, holds across app hosts, and does not depend on Redis (the admin
+# keeps working, lockouts included, while the cache is down). Failures of one username never
+# lock out another username from the same address: a whole office may share one NAT address.
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out username+address before the password is checked; logs no one in.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+ADMIN_LOGIN_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+ADMIN_LOGIN_COOLOFF_MINUTES = env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=15)
+if ADMIN_LOGIN_FAILURE_LIMIT < 1 or ADMIN_LOGIN_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured(
+        "ADMIN_LOGIN_FAILURE_LIMIT and ADMIN_LOGIN_COOLOFF_MINUTES must be at least 1."
+    )
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=ADMIN_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client's address as the panel's rate limits and audit log read it: NUM_PROXIES entries from
+# the right of X-Forwarded-For. Axes' default, REMOTE_ADDR, is nginx's own address for every
+# client; one function for every per-address count keeps them agreeing (and needs no ipware).
+AXES_CLIENT_IP_CALLABLE = "iframe_panel.ratelimit.client_ip"
+AXES_RESET_ON_SUCCESS = True
+# Attempts made while locked out are refused without being counted: the lock lifts
+# ADMIN_LOGIN_COOLOFF_MINUTES after the last counted failure, and an attacker who keeps trying
+# does not grow the attempt's row (axes appends every counted attempt's form data to it).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A 429 page in the admin's language, with Retry-After (crm_project/admin.py).
+AXES_LOCKOUT_CALLABLE = "crm_project.admin.lockout_response"
+# Axes' log lines name the lockout parameters, masked below, and the path; not verbose, they
+# leave out the user agent (a string the client chooses) and the start-up banner of every process.
+AXES_VERBOSE = False
+# Masked in log lines and in the form data axes keeps with each attempt (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken", "otp_token"]
+# Axes writes two INFO lines for every attempt (one of them a cleanup of nothing); its warnings
+# (a failure, a lockout) are the ones worth reading.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
+# Neither django-axes nor django-otp ships Chinese: their admin strings are translated there.
+LOCALE_PATHS.append(BASE_DIR / "locale" / "third_party")
+# Two-factor authentication (django-otp): with it on, the admin asks staff for the code of their
+# TOTP device after the password, and refuses staff without one. Enrol devices before turning
+# it on (README, "Admin logins").
+ADMIN_TWO_FACTOR = env.bool("ADMIN_TWO_FACTOR", default=False)
+# The name authenticator apps show next to the username.
+OTP_TOTP_ISSUER = env.str("ADMIN_TWO_FACTOR_ISSUER", default="Customer service CRM")
