@@ -281,3 +281,11 @@ LOGGING = {
 # --- Import and export (django-import-export) -------------------------------------------------
 # A file is imported whole or not at all: every row in one transaction, rolled back on any error.
 IMPORT_EXPORT_USE_TRANSACTIONS = True
+
+# --- Personal data ----------------------------------------------------------------------------
+# What the app of a visitor never linked to a customer pushed (VisitorInfo) is deleted by
+# `manage.py prune_visitor_info` once it has not been updated for this many days. Linked
+# visitors' info stays as long as the customer does (until erased).
+VISITOR_INFO_RETENTION_DAYS = env.int("VISITOR_INFO_RETENTION_DAYS", default=90)
+if VISITOR_INFO_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("VISITOR_INFO_RETENTION_DAYS must be at least 1.")
