@@ -369,3 +369,11 @@ LOCALE_PATHS.append(BASE_DIR / "locale" / "third_party")
 ADMIN_TWO_FACTOR = env.bool("ADMIN_TWO_FACTOR", default=False)
 # The name authenticator apps show next to the username.
 OTP_TOTP_ISSUER = env.str("ADMIN_TWO_FACTOR_ISSUER", default="Customer service CRM")
+
+# --- Personal data ----------------------------------------------------------------------------
+# What the app of a visitor never linked to a customer pushed (VisitorInfo) is deleted by
+# `manage.py prune_visitor_info` once it has not been updated for this many days. Linked
+# visitors' info stays as long as the customer does (until erased).
+VISITOR_INFO_RETENTION_DAYS = env.int("VISITOR_INFO_RETENTION_DAYS", default=90)
+if VISITOR_INFO_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("VISITOR_INFO_RETENTION_DAYS must be at least 1.")

@@ -1,11 +1,20 @@
-from django.contrib import admin
-from django.urls import reverse
+import json
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
 from orders.models import Order
 
+from . import personal_data
 from .models import Customer, Note, Tag, VisitorIdentity
 from .resources import CustomerResource, VisitorIdentityResource
 
@@ -86,6 +95,7 @@ class CustomerAdmin(ImportExportMixin, admin.ModelAdmin):
     # Counting every row of a large table on each page view is the slowest part of a
     # changelist; the paginator still works without the total.
     show_full_result_count = False
+    actions = ["export_personal_data", "erase_personal_data"]
 
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)
@@ -96,6 +106,121 @@ class CustomerAdmin(ImportExportMixin, admin.ModelAdmin):
         for obj in formset.deleted_objects:
             obj.delete()
         formset.save_m2m()
+
+    # --- Personal data (PIPL): an access request's export, and erasure ---------------------
+    # Each needs its own permission (or a superuser): seeing or editing customers is not enough.
+
+    def has_export_personal_data_permission(self, request):
+        return request.user.has_perm("customers.export_customer_data")
+
+    def has_erase_personal_data_permission(self, request):
+        return request.user.has_perm("customers.erase_customer")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/personal-data/export/",
+                view(self.export_personal_data_view),
+                name="customers_customer_export_personal_data",
+            ),
+            path(
+                "<int:pk>/personal-data/erase/",
+                view(self.erase_personal_data_view),
+                name="customers_customer_erase_personal_data",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_export_personal_data": self.has_export_personal_data_permission(request),
+            "can_erase_personal_data": self.has_erase_personal_data_permission(request),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(
+        description=_("Export the selected customer’s personal data (JSON)"),
+        permissions=["export_personal_data"],
+    )
+    def export_personal_data(self, request, queryset):
+        customer = self._only_one(request, queryset)
+        if customer:
+            return self._personal_data_response(request, customer)
+
+    @admin.action(
+        description=_("Erase the selected customer’s personal data"),
+        permissions=["erase_personal_data"],
+    )
+    def erase_personal_data(self, request, queryset):
+        customer = self._only_one(request, queryset)
+        if customer:
+            return redirect("admin:customers_customer_erase_personal_data", customer.pk)
+
+    def export_personal_data_view(self, request, pk):
+        # A GET, like the change page that shows the same data; it changes nothing but the
+        # customer's history.
+        if not self.has_export_personal_data_permission(request):
+            raise PermissionDenied
+        return self._personal_data_response(request, get_object_or_404(Customer, pk=pk))
+
+    def erase_personal_data_view(self, request, pk):
+        """A confirmation page saying what goes and what stays; only its POST erases."""
+        if not self.has_erase_personal_data_permission(request):
+            raise PermissionDenied
+        customer = get_object_or_404(Customer, pk=pk)
+        if request.method == "POST":
+            personal_data.erase(customer, request.user)
+            self.message_user(
+                request,
+                _("The personal data of customer #%(pk)s was erased.") % {"pk": pk},
+                messages.SUCCESS,
+            )
+            if self.has_view_or_change_permission(request, customer):
+                return redirect("admin:customers_customer_change", pk)
+            return redirect("admin:index")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Erase a customer’s personal data"),
+            "customer": customer,
+            "erased_name": personal_data.erased_name(customer.pk),
+            "identity_count": customer.visitor_identities.count(),
+            "note_count": customer.notes.count(),
+            "order_count": customer.orders.count(),
+        }
+        return TemplateResponse(
+            request, "admin/customers/customer/erase_personal_data.html", context
+        )
+
+    def _only_one(self, request, queryset):
+        customers = list(queryset[:2])
+        if len(customers) != 1:
+            self.message_user(
+                request,
+                _(
+                    "Select exactly one customer: personal data is exported and erased one "
+                    "customer at a time."
+                ),
+                messages.WARNING,
+            )
+            return None
+        return customers[0]
+
+    def _personal_data_response(self, request, customer):
+        data = personal_data.export(customer, request.user)
+        response = HttpResponse(
+            json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2),
+            content_type="application/json; charset=utf-8",
+        )
+        # Named by the primary key: a file name is seen in download lists and folders.
+        response["Content-Disposition"] = (
+            f'attachment; filename="customer-{customer.pk}-personal-data.json"'
+        )
+        # Personal data: no browser or proxy cache keeps a copy.
+        add_never_cache_headers(response)
+        return response
 
 
 @admin.register(VisitorIdentity)

@@ -67,10 +67,29 @@ class Customer(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    # Cleared when the customer's personal data is erased (the name becomes a placeholder, the
+    # gender unknown and the tags go too). The level and the creation time say nothing about
+    # who the person is and keep the statistics right.
+    PERSONAL_FIELDS = (
+        "nickname",
+        "phone",
+        "email",
+        "external_id",
+        "company",
+        "address",
+        "qq",
+        "wechat",
+        "remarks",
+    )
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        permissions = [
+            ("erase_customer", "Can erase a customer's personal data"),
+            ("export_customer_data", "Can export a customer's personal data"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["external_id"],

@@ -22,6 +22,16 @@ class Order(models.Model):
 
     # Money the customer actually spent: paid, and neither cancelled nor refunded.
     SPENDING_STATUSES = (Status.PAID, Status.SHIPPED, Status.COMPLETED)
+    # What describes the person rather than the sale, cleared when the customer's personal data
+    # is erased; the number, status, amounts, dates and items stay for the books. The tracking
+    # number goes too: the carrier's lookup shows the recipient's name, phone and address.
+    PERSONAL_FIELDS = (
+        "recipient",
+        "recipient_phone",
+        "shipping_address",
+        "tracking_number",
+        "remarks",
+    )
 
     number = models.CharField(
         _("order number"),

@@ -1,5 +1,6 @@
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -32,3 +33,12 @@ def test_it_refuses_a_retention_below_one_day():
     with pytest.raises(CommandError):
         call_command("prune_panel_audit", "--days", "0")
     assert AuditEvent.objects.count() == 1
+
+
+def test_the_sample_timer_runs_both_retention_commands_nightly():
+    deploy = Path(__file__).resolve().parent.parent / "deploy" / "systemd"
+    service = (deploy / "crm-prune.service").read_text()
+    commands = [line.split("manage.py ")[1] for line in service.splitlines() if "manage.py" in line]
+    assert commands == ["prune_panel_audit", "prune_visitor_info"]
+    timer = (deploy / "crm-prune.timer").read_text()
+    assert "OnCalendar=*-*-* 04:15:00" in timer and "Persistent=true" in timer
