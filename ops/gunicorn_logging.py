@@ -38,7 +38,8 @@ class Logger(glogging.Logger):
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        path = log_path(environ)
+        # RAW_URI, the target as sent: Django rewrites PATH_INFO while it handles the request.
+        path = log_path(environ.get("RAW_URI"))
         atoms.update(
             {
                 "U": path,
@@ -64,7 +65,7 @@ class ErrorLogFilter(logging.Filter):
             if isinstance(record.msg, str) and record.msg.startswith(_HANDLING_ERROR):
                 # "Error handling request %s %s": the method, then the raw target.
                 *others, target = record.args
-                record.args = (*others, log_path({"RAW_URI": target}))
+                record.args = (*others, log_path(target))
         message = record.getMessage()
         invalid = _INVALID_REQUEST.match(message)
         if invalid:
@@ -77,18 +78,16 @@ class ErrorLogFilter(logging.Filter):
         return True
 
 
-def log_path(environ):
-    """The request's path for a log line: no query, whatever follows /panel/ hidden,
+def log_path(target):
+    """A request target's path for a log line: no query, whatever follows /panel/ hidden,
     percent-encoded."""
-    path = environ.get("PATH_INFO")
-    if path is None:
-        # A request gunicorn refused has no PATH_INFO, only the target as sent.
-        target = environ.get("RAW_URI") or ""
-        path = unquote_to_bytes(target.split("?", 1)[0].split("#", 1)[0]).decode("latin-1")
+    path = unquote_to_bytes((target or "").split("?", 1)[0].split("#", 1)[0])
     if not path:
         return "-"
-    # A WSGI string holds one character per byte of the path.
-    return quote(mask_panel_path(path).encode("latin-1", "replace"), safe=_PATH_SAFE)
+    # Decoded, so that /panel%2F<token>/, which Django routes to the panel, is masked too; as
+    # latin-1, one character per byte, so that any bytes at all are written back as they came.
+    masked = mask_panel_path(path.decode("latin-1")).encode("latin-1")
+    return quote(masked, safe=_PATH_SAFE)
 
 
 def _safe_arg(arg):

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from gunicorn.config import Config
 
+from iframe_panel.params import MAX_NAME_LENGTH
 from ops.gunicorn_logging import Logger
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,16 +74,14 @@ class Gunicorn:
             "GUNICORN_THREADS": "1",
         }
         (workdir / "gunicorn_test_settings.py").write_text(
-            "from crm_project.settings import *  # noqa: F403\n"
-            "STORAGES['staticfiles']['BACKEND'] = "  # noqa: F405
-            "'django.contrib.staticfiles.storage.StaticFilesStorage'\n"
+            "from crm_project.settings import *\n"
+            "STORAGES['staticfiles']['BACKEND'] = (\n"
+            "    'django.contrib.staticfiles.storage.StaticFilesStorage'\n"
+            ")\n"
         )
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            timeout=120,
+        # gunicorn boots while the migrations run: no request reaches it before they are done.
+        migrate = subprocess.Popen(
+            [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=self.env
         )
         with self.access_path.open("w") as access, self.error_path.open("w") as errors:
             self.process = subprocess.Popen(
@@ -92,7 +91,12 @@ class Gunicorn:
                 stdout=access,
                 stderr=errors,
             )
-        self.wait_until_up()
+        try:
+            assert migrate.wait(timeout=120) == 0
+            self.wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
         self.mark()
 
     def wait_until_up(self):
@@ -217,16 +221,20 @@ def test_it_writes_no_raw_request_line_for_non_ascii_bytes(server):
     assert_no_leak(access, errors)
 
 
-def test_it_writes_no_request_line_for_an_invalid_header(server):
-    status, _ = server.get(f"/panel/{TOKEN}/?{QUERY}", b"Bad\x01Name: 13800138000\r\n")
+@pytest.mark.parametrize(
+    "header, error",
+    [(b"Bad\x01Name: 13800138000", "InvalidHeaderName"), (b"Content-Length: x", "InvalidHeader")],
+)
+def test_it_writes_no_request_line_for_an_invalid_header(server, header, error):
+    status, _ = server.get(f"/panel/{TOKEN}/?{QUERY}", header + b"\r\n")
 
     assert status == 400
     access, errors = server.logs()
-    assert "Invalid request from ip=127.0.0.1: InvalidHeaderName" in errors
+    assert f"Invalid request from ip=127.0.0.1: {error}\n" in errors
     assert_no_leak(access, errors)
 
 
-def test_a_path_cannot_add_lines_to_the_logs(server):
+def test_it_keeps_a_path_from_adding_lines(server):
     forged = "2026-01-01 ERROR forged"
     server.get(f"/nope%0A{forged.replace(' ', '%20')}%0D%0A%1B[31m/?{QUERY}")
 
@@ -239,15 +247,18 @@ def test_a_path_cannot_add_lines_to_the_logs(server):
     assert_no_leak(access, errors)
 
 
-def panel_url(value_length, params=None):
-    """A panel URL with as many parameters as the panel takes, each name and value at its
-    longest (PANEL_MAX_PARAMS, PANEL_MAX_VALUE_LENGTH, a 64-character name): the hex of
-    encrypted values, or ids and phones, are one byte a character."""
-    from django.conf import settings
+def test_it_writes_the_path_percent_encoded_as_sent(server):
+    status, _ = server.get(f"/%E5%AE%A2%E6%88%B7/panel/{TOKEN}/?{QUERY}")
 
-    from iframe_panel.params import MAX_NAME_LENGTH
+    assert status == 404
+    access, errors = server.logs()
+    assert '"GET /%E5%AE%A2%E6%88%B7/panel/***/ HTTP/1.1" 404 ' in access
+    assert_no_leak(access, errors)
 
-    params = settings.PANEL_MAX_PARAMS if params is None else params
+
+def panel_url(params, value_length):
+    """A panel URL with `params` parameters, names 64 characters long (the longest the panel
+    takes) and values `value_length` long, in ASCII like Easemob's hex ciphertext."""
     query = [f"visitorImId={VISITOR}", "lang=en"]
     for i in range(params - len(query)):
         name = f"p{i:02d}".ljust(MAX_NAME_LENGTH, "x")
@@ -257,7 +268,7 @@ def panel_url(value_length, params=None):
 
 
 def test_it_passes_the_longest_panel_url_to_the_app(server, settings):
-    url = panel_url(settings.PANEL_MAX_VALUE_LENGTH)
+    url = panel_url(settings.PANEL_MAX_PARAMS, settings.PANEL_MAX_VALUE_LENGTH)
     assert len(url) > 120_000
 
     status, body = server.get(url)
@@ -269,8 +280,10 @@ def test_it_passes_the_longest_panel_url_to_the_app(server, settings):
     assert_no_leak(access, errors)
 
 
-def test_the_app_answers_a_value_past_its_limit(server, settings):
-    status, body = server.get(panel_url(settings.PANEL_MAX_VALUE_LENGTH + 1))
+def test_it_lets_the_app_refuse_a_value_past_its_limit(server, settings):
+    status, body = server.get(
+        panel_url(settings.PANEL_MAX_PARAMS, settings.PANEL_MAX_VALUE_LENGTH + 1)
+    )
 
     assert status == 400
     assert "is too long (at most 2048 characters)" in body
@@ -279,8 +292,8 @@ def test_the_app_answers_a_value_past_its_limit(server, settings):
     assert_no_leak(access, errors)
 
 
-def test_the_app_answers_too_many_parameters(server, settings):
-    status, body = server.get(panel_url(16, params=settings.PANEL_MAX_PARAMS + 1))
+def test_it_lets_the_app_refuse_too_many_parameters(server, settings):
+    status, body = server.get(panel_url(settings.PANEL_MAX_PARAMS + 1, 16))
 
     assert status == 400
     assert "too many parameters" in body
@@ -302,7 +315,7 @@ def error_log(tmp_path):
             log.removeHandler(handler)
 
 
-def test_an_application_error_is_logged_without_the_query(error_log):
+def test_it_logs_an_application_error_without_the_query(error_log):
     logger, path = error_log
     try:
         raise RuntimeError("boom")
@@ -315,7 +328,7 @@ def test_an_application_error_is_logged_without_the_query(error_log):
     assert_no_leak(text)
 
 
-def test_a_parsing_exception_is_logged_by_its_name(error_log):
+def test_it_logs_a_parsing_exception_by_its_name(error_log):
     from gunicorn.http.errors import NoMoreData
 
     logger, path = error_log
