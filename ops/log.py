@@ -10,6 +10,7 @@ import logging
 import re
 from http import HTTPStatus
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
 
 from ops import request_id
@@ -70,13 +71,17 @@ class RequestContextFilter(logging.Filter):
     @classmethod
     def _rewrite_security_error(cls, record, request):
         # Django logs a suspicious request (a Host not in ALLOWED_HOSTS, too many fields) at
-        # ERROR with its traceback. It is the client's mistake, a 400 like any other: one line.
-        exception_name = record.exc_info[0].__name__ if record.exc_info else ""
+        # ERROR with its traceback, and a CSRF failure with the path as sent. Each is the
+        # client's mistake, a 4xx like any other: one warning line.
+        exception = record.exc_info[0] if record.exc_info else None
+        csrf_reason = record.args[0] if exception is None and record.args else ""
         cls._rewrite_request_error(record, request)
-        if exception_name == "DisallowedHost":
+        if exception is DisallowedHost:
             # The host is what to add to DJANGO_ALLOWED_HOSTS, if it is ours.
             host = request.META.get("HTTP_HOST", "")
             record.msg += f" Host: {escape_controls(host[:100])}"
+        elif csrf_reason:
+            record.msg += f" ({escape_controls(str(csrf_reason))})"
         record.levelno, record.levelname = logging.WARNING, "WARNING"
 
 

@@ -84,6 +84,17 @@ def test_a_bad_host_logs_one_warning_line(client, db, log_output):
     ]
 
 
+def test_a_csrf_failure_logs_one_line_with_its_reason(db, log_output):
+    response = Client(enforce_csrf_checks=True).post("/admin/login/" + PANEL_QUERY)
+
+    assert response.status_code == 403
+    assert log_output.getvalue().splitlines() == [
+        log_output.getvalue().split(" WARNING ")[0]
+        + f" WARNING django.security.csrf [{response['X-Request-ID']}] POST /admin/login/ 403"
+        " Forbidden (CSRF cookie not set.)"
+    ]
+
+
 def test_a_bad_hosts_control_characters_are_escaped(client, db, log_output):
     response = client.get("/", HTTP_HOST="evil.example\n2026-01-01 ERROR forged\x1b[31m")
 
