@@ -214,7 +214,9 @@ def test_the_panel_and_the_api_are_not_touched(client, boss, customer, visitor):
     for _ in range(10):
         client.get("/panel/wrong-token/", {"visitorImId": visitor.visitor_im_id})
         api.get("/api/v1/customers/U1001/", HTTP_AUTHORIZATION="Bearer wrong")
-    panel = client.get("/panel/panel-token-for-tests-7Qm2x/", {"visitorImId": visitor.visitor_im_id})
+    panel = client.get(
+        "/panel/panel-token-for-tests-7Qm2x/", {"visitorImId": visitor.visitor_im_id}
+    )
     found = api.get("/api/v1/customers/U1001/", HTTP_AUTHORIZATION=f"Bearer {raw}")
 
     assert panel.status_code == 200

@@ -7,6 +7,7 @@ import re
 import shlex
 import shutil
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -72,6 +73,17 @@ def test_gunicorn_access_log_has_no_query_string(gunicorn_settings):
     # The request line, the query string and the referrer all carry the panel's parameters.
     for atom in ("%(r)s", "%(q)s", "%(f)s"):
         assert atom not in access_log_format
+
+
+def test_gunicorn_takes_whatever_nginx_lets_through(gunicorn_settings):
+    buffer = re.search(r"large_client_header_buffers \d+ (\d+)k;", NGINX_SITE.read_text())
+    # 0 is no limit: gunicorn's highest otherwise is 8,190 bytes, below the panel's own limits.
+    assert gunicorn_settings["limit_request_line"] == 0
+    assert gunicorn_settings["limit_request_field_size"] >= int(buffer.group(1)) * 1024
+
+
+def test_gunicorn_logs_through_the_projects_logger(gunicorn_settings):
+    assert gunicorn_settings["logger_class"] == "ops.gunicorn_logging.Logger"
 
 
 def free_port():
@@ -148,20 +160,35 @@ def test_nginx_site_adds_no_frame_options():
 
 def test_nginx_access_log_format_has_no_query_string():
     log_format = re.search(r"log_format crm (.*?);", NGINX_SITE.read_text(), re.S).group(1)
-    assert "$uri" in log_format
+    assert "$crm_log_uri" in log_format
     assert "$request_id" in log_format
-    for variable in ("$request ", '$request"', "$request_uri", "$args", "$query_string"):
+    for variable in ("$request ", '$request"', "$request_uri", "$args", "$query_string", "$uri"):
         assert variable not in log_format
     assert "$http_referer" not in log_format
 
 
-def test_nginx_accepts_the_site(tmp_path):
+def test_nginx_fits_the_longest_panel_url(settings):
+    from iframe_panel.params import MAX_NAME_LENGTH
+
+    buffers = re.search(r"large_client_header_buffers \d+ (\d+)k;", NGINX_SITE.read_text())
+    # Every parameter's name and value at its longest, in ASCII, plus the path and protocol.
+    longest = settings.PANEL_MAX_PARAMS * (MAX_NAME_LENGTH + settings.PANEL_MAX_VALUE_LENGTH + 2)
+    assert int(buffers.group(1)) * 1024 > longest + 200
+
+
+def nginx_binary():
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
     if not nginx:
         pytest.skip("nginx is not installed (Debian/Ubuntu: apt-get install -y nginx)")
     if not shutil.which("openssl"):
         pytest.skip("openssl is needed for a test certificate (apt-get install -y openssl)")
-    cert, key = tmp_path / "fullchain.pem", tmp_path / "privkey.pem"
+    return nginx
+
+
+def write_nginx_conf(workdir, site):
+    """The sample site as Debian's nginx.conf includes sites-enabled/*, inside http, with a
+    test certificate and nothing written outside `workdir`."""
+    cert, key = workdir / "fullchain.pem", workdir / "privkey.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
         + ["-subj", "/CN=crm.example.com", "-keyout", str(key), "-out", str(cert)],
@@ -169,30 +196,31 @@ def test_nginx_accepts_the_site(tmp_path):
         capture_output=True,
     )
     site = (
-        NGINX_SITE.read_text()
-        .replace("/etc/letsencrypt/live/crm.example.com/fullchain.pem", str(cert))
+        site.replace("/etc/letsencrypt/live/crm.example.com/fullchain.pem", str(cert))
         .replace("/etc/letsencrypt/live/crm.example.com/privkey.pem", str(key))
-        .replace("/var/log/nginx/", f"{tmp_path}/")
+        .replace("/var/log/nginx/", f"{workdir}/")
     )
-    (tmp_path / "crm.conf").write_text(site)
-    # As Debian's nginx.conf includes sites-enabled/*, inside http, with nothing written
-    # outside tmp_path.
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\n"
-        f"error_log {tmp_path}/error.log;\n"
+    (workdir / "crm.conf").write_text(site)
+    (workdir / "nginx.conf").write_text(
+        f"pid {workdir}/nginx.pid;\n"
+        f"error_log {workdir}/error.log;\n"
         "events {}\n"
         "http {\n"
-        f"    access_log {tmp_path}/access.log;\n"
+        f"    access_log {workdir}/access.log;\n"
         + "".join(
-            f"    {name}_temp_path {tmp_path}/{name};\n"
+            f"    {name}_temp_path {workdir}/{name};\n"
             for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
         )
-        + f"    include {tmp_path}/crm.conf;\n"
+        + f"    include {workdir}/crm.conf;\n"
         "}\n"
     )
+    return ["-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(workdir / "nginx.conf")]
+
+
+def test_nginx_accepts_the_site(tmp_path):
+    nginx = nginx_binary()
     result = subprocess.run(
-        [nginx, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log")]
-        + ["-c", str(tmp_path / "nginx.conf")],
+        [nginx, "-t", *write_nginx_conf(tmp_path, NGINX_SITE.read_text())],
         capture_output=True,
         text=True,
         timeout=30,
@@ -200,6 +228,128 @@ def test_nginx_accepts_the_site(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
     assert "[warn]" not in result.stderr, result.stderr
+
+
+class Nginx:
+    """The sample site on free loopback ports. Its app server is a closed port, so nginx answers
+    502 itself: what it does when the app is down, and when its error log writes the most."""
+
+    def __init__(self, nginx, workdir):
+        self.workdir = workdir
+        self.port = free_port()
+        site = re.sub(r"\n *listen \[::\]:\d+[^;]*;", "", NGINX_SITE.read_text())
+        site = re.sub(r"listen 80\b", f"listen 127.0.0.1:{free_port()}", site)
+        site = re.sub(r"listen 443\b", f"listen 127.0.0.1:{self.port}", site)
+        site = re.sub(
+            r"upstream crm_app \{.*?\}",
+            f"upstream crm_app {{\n    server 127.0.0.1:{free_port()};\n}}",
+            site,
+            flags=re.S,
+        )
+        self.process = subprocess.Popen(
+            [nginx, "-g", "daemon off;", *write_nginx_conf(workdir, site)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            self.wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_until_up(self):
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                assert self.process.poll() is None, self.process.stderr.read()
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.communicate(timeout=30)
+
+    def get(self, target):
+        """(status, headers, body) of a GET over HTTPS, with the site's name for SNI."""
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        with context.wrap_socket(raw, server_hostname="crm.example.com") as sock:
+            request = f"GET {target} HTTP/1.1\r\nHost: crm.example.com\r\nConnection: close\r\n"
+            sock.sendall(f"{request}\r\n".encode())
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        head, _, body = b"".join(chunks).decode("utf-8").partition("\r\n\r\n")
+        return int(head.split(" ", 2)[1]), head.lower(), body
+
+    def logs(self):
+        """Every log nginx writes here, from both its http block and the site."""
+        return "".join(path.read_text(errors="replace") for path in self.workdir.glob("*.log"))
+
+
+@pytest.fixture(scope="module")
+def nginx(tmp_path_factory):
+    server = Nginx(nginx_binary(), tmp_path_factory.mktemp("nginx"))
+    yield server
+    server.stop()
+
+
+PANEL_TOKEN = "nginx-panel-token-for-tests-7Qm2x-4T9sQ2xW"
+PANEL_QUERY = "visitorImId=webim-visitor-NGINX&name=%E5%BC%A0%E4%B8%89&phone=13800138000"
+
+
+def assert_no_token_or_query(text):
+    for leak in (PANEL_TOKEN, "webim-visitor-NGINX", "phone", "13800138000", "%E5%BC%A0", "张三"):
+        assert leak not in text
+
+
+@pytest.mark.parametrize(
+    "path, logged",
+    [
+        (f"/panel/{PANEL_TOKEN}/", "/panel/***/"),
+        (f"/panel/{PANEL_TOKEN}x/", "/panel/***/"),
+        (f"/panel/{PANEL_TOKEN}/reveal/", "/panel/***/reveal/"),
+        (f"/panel/x/{PANEL_TOKEN}/", "/panel/***"),
+        (f"/panel/{PANEL_TOKEN}/panel/x/", "/panel/***"),
+        (f"/Panel/{PANEL_TOKEN}/", "/Panel/***/"),
+        (f"/panel%2F{PANEL_TOKEN[:9]}%2F{PANEL_TOKEN[9:]}/", "/panel/***"),
+        (f"/x%0A/panel/{PANEL_TOKEN}/", "/x\\x0A/panel/***/"),
+    ],
+)
+def test_nginx_logs_panel_requests_without_the_token_or_the_query(nginx, path, logged):
+    status, _, _ = nginx.get(f"{path}?{PANEL_QUERY}")
+
+    assert status == 502
+    logs = nginx.logs()
+    assert f'"GET {logged} HTTP/1.1" 502 ' in logs
+    assert_no_token_or_query(logs)
+
+
+def test_nginx_passes_the_longest_panel_url_on(nginx, settings):
+    from iframe_panel.params import MAX_NAME_LENGTH
+
+    value = "0123456789abcdef" * (settings.PANEL_MAX_VALUE_LENGTH // 16)
+    params = [f"p{i:02d}".ljust(MAX_NAME_LENGTH, "x") + f"={value}" for i in range(60)]
+    status, _, _ = nginx.get(f"/panel/{PANEL_TOKEN}/?" + "&".join(params))
+
+    # Passed on to the app (down here), not refused.
+    assert status == 502
+    assert_no_token_or_query(nginx.logs())
+
+
+def test_nginx_answers_a_too_long_url_with_a_page_in_both_languages(nginx):
+    status, headers, body = nginx.get(f"/panel/{PANEL_TOKEN}/?{PANEL_QUERY}&p={'x' * 140_000}")
+
+    assert status == 414
+    assert "content-type: text/html; charset=utf-8" in headers
+    assert "面板的网址过长" in body
+    assert "too long (over 128 KB)" in body
+    assert_no_token_or_query(nginx.logs())
 
 
 # --- systemd -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import path
 
 from ops import request_id
-from ops.log import RequestContextFilter
+from ops.log import RequestContextFilter, mask_panel_path
 
 PANEL_QUERY = "?name=张三&phone=13800138000&visitorImId=webim-visitor-8K2FTG9Q"
 # The query in every shape it could take in a log line: as typed, percent-encoded, escaped.
@@ -60,9 +60,7 @@ def test_a_404_on_a_panel_url_logs_the_path_without_the_query(client, db, log_ou
     response = client.get("/panel/wrong-token/" + PANEL_QUERY)
     assert response.status_code == 404
     text = log_output.getvalue()
-    assert (
-        f"WARNING django.request [{response['X-Request-ID']}] GET /panel/wrong-token/ 404" in text
-    )
+    assert f"WARNING django.request [{response['X-Request-ID']}] GET /panel/***/ 404" in text
     assert_no_query(text)
 
 
@@ -73,6 +71,38 @@ def test_a_400_for_a_bad_host_logs_no_query(client, db, log_output):
     assert "DisallowedHost" in text
     assert f"[{response['X-Request-ID']}]" in text
     assert_no_query(text)
+
+
+def test_a_bad_host_logs_one_warning_line(client, db, log_output):
+    response = client.get("/orders/", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert log_output.getvalue().splitlines() == [
+        log_output.getvalue().split(" WARNING ")[0]
+        + f" WARNING django.security.DisallowedHost [{response['X-Request-ID']}] GET /orders/ 400"
+        " Bad Request (DisallowedHost) Host: evil.example"
+    ]
+
+
+def test_a_csrf_failure_logs_one_line_with_its_reason(db, log_output):
+    response = Client(enforce_csrf_checks=True).post("/admin/login/" + PANEL_QUERY)
+
+    assert response.status_code == 403
+    assert log_output.getvalue().splitlines() == [
+        log_output.getvalue().split(" WARNING ")[0]
+        + f" WARNING django.security.csrf [{response['X-Request-ID']}] POST /admin/login/ 403"
+        " Forbidden (CSRF cookie not set.)"
+    ]
+
+
+def test_a_bad_hosts_control_characters_are_escaped(client, db, log_output):
+    response = client.get("/", HTTP_HOST="evil.example\n2026-01-01 ERROR forged\x1b[31m")
+
+    assert response.status_code == 400
+    text = log_output.getvalue()
+    assert len(text.splitlines()) == 1
+    assert "Host: evil.example\\n2026-01-01 ERROR forged\\x1b[31m" in text
+    assert "Traceback" not in text
 
 
 @pytest.mark.urls("tests.test_logging")
@@ -151,14 +181,14 @@ def test_the_filter_leaves_other_messages_alone():
     assert record.getMessage() == "imported 12 customers"
 
 
-def test_runserver_lines_lose_the_query():
+def test_runserver_lines_lose_the_query_and_the_token():
     record = make_record(
         "django.server",
         '"%s" %s %s',
-        ("GET /panel/t/" + PANEL_QUERY + " HTTP/1.1", "200", "5120"),
+        ("GET /panel/panel-token-for-tests-7Qm2x/" + PANEL_QUERY + " HTTP/1.1", "200", "5120"),
     )
     RequestContextFilter().filter(record)
-    assert record.getMessage() == '"GET /panel/t/ HTTP/1.1" 200 5120'
+    assert record.getMessage() == '"GET /panel/***/ HTTP/1.1" 200 5120'
 
 
 def test_runserver_error_lines_keep_their_arguments():
@@ -184,5 +214,35 @@ def test_the_panel_token_is_not_logged(client, db, log_output):
     response = client.get("/panel/panel-token-for-tests-7Qm2x/?lang=en")
     assert response.status_code == 400
     text = log_output.getvalue()
-    assert "/panel/<PANEL_TOKEN>/" in text
+    assert "GET /panel/***/ 400 Bad Request" in text
     assert "panel-token-for-tests-7Qm2x" not in text
+
+
+def test_a_token_with_a_character_added_is_not_logged(client, db, log_output):
+    response = client.get("/panel/panel-token-for-tests-7Qm2xx/?lang=en")
+    assert response.status_code == 404
+    text = log_output.getvalue()
+    assert "GET /panel/***/ 404 Not Found" in text
+    assert "panel-token-for-tests-7Qm2x" not in text
+
+
+@pytest.mark.parametrize(
+    "path, logged",
+    [
+        ("/panel/panel-token-for-tests-7Qm2x/", "/panel/***/"),
+        ("/panel/panel-token-for-tests-7Qm2x", "/panel/***"),
+        ("/panel/panel-token-for-tests-7Qm2x/reveal/", "/panel/***/reveal/"),
+        ("/panel/panel-token-for-tests-7Qm2xx/lookup/", "/panel/***/lookup/"),
+        ("/panel//panel-token-for-tests-7Qm2x/", "/panel/***"),
+        ("/panel/x/panel-token-for-tests-7Qm2x/", "/panel/***"),
+        ("/panel/panel-token-for-tests-7Qm2x/panel/x/", "/panel/***"),
+        ("/PANEL/panel-token-for-tests-7Qm2x/", "/PANEL/***/"),
+        ("//panel/panel-token-for-tests-7Qm2x/", "//panel/***/"),
+        ("/crm/panel/panel-token-for-tests-7Qm2x/", "/crm/panel/***/"),
+        ("/panel/test\npanel-token/", "/panel/***/"),
+        ("/panel/", "/panel/"),
+        ("/admin/iframe_panel/visitorinfo/", "/admin/iframe_panel/visitorinfo/"),
+    ],
+)
+def test_whatever_follows_panel_is_masked(path, logged):
+    assert mask_panel_path(path) == logged
