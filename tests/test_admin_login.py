@@ -297,6 +297,18 @@ def test_a_session_without_a_second_factor_is_refused(client, boss, settings):
     assert client.get("/admin/").status_code == 302
 
 
+@pytest.mark.parametrize("path", ["/admin/easemob/", "/simulator/"])
+def test_the_admins_own_pages_need_the_second_factor_too(client, boss, settings, path):
+    client.force_login(boss)
+    settings.ADMIN_TWO_FACTOR = True
+    settings.SIMULATOR_ENABLED = True
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    frame_url = client.post("/simulator/frame-url/", "{}", content_type="application/json")
+    assert frame_url.status_code in (403, 404)
+
+
 def test_an_emergency_code_logs_in(client, boss, settings):
     settings.ADMIN_TWO_FACTOR = True
     out = io.StringIO()
