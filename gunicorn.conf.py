@@ -18,6 +18,10 @@ keepalive = 5
 # Restart workers now and then so that a slow leak can never grow without bound.
 max_requests = 2000
 max_requests_jitter = 200
+# No runtime control socket (gunicorn 24+): its default path, $HOME/.gunicorn/gunicorn.ctl, is
+# shared by every gunicorn of the same user (two app servers on one host) and read-only under
+# the systemd unit; systemctl reload and restart do the same job.
+control_socket_disable = True
 # Trust X-Forwarded-* only from the local proxy.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # The panel takes up to PANEL_MAX_PARAMS (60) parameters of PANEL_MAX_VALUE_LENGTH (2,048)
