@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint format messages screenshots bench clean
+.PHONY: install install-dev run test lint format messages screenshots bench faults clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ screenshots: install-dev
 bench: install-dev
 	@command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk"; exit 1; }
 	$(BIN)/python bench/panel.py $(BENCH_ARGS)
+
+# Time the panel's answers while Redis and PostgreSQL are down, stalled or locked (private
+# instances, never the shared ones): docs/reliability.md, "Faults".
+faults: install-dev
+	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
 
 format: install-dev
 	$(BIN)/ruff format .

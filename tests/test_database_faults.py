@@ -5,116 +5,19 @@ The database is a private PostgreSQL instance this module starts on a free port 
 stalls (SIGSTOP) and locks as it needs; the shared one is never touched.
 """
 
-import glob
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import ROOT, Gunicorn, Missing, PrivatePostgres, get, wait_for
+
 TOKEN = "panel-token-for-tests-7Qm2x"
 VISITOR = "webim-visitor-FAULTS0000000001"
 PANEL = f"/panel/{TOKEN}/?visitorImId={VISITOR}&easemobId=1&to=2"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(check, seconds=30):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{check} did not succeed within {seconds} s")
-        time.sleep(0.1)
-
-
-class PrivatePostgres:
-    """A throw-away PostgreSQL cluster in a temporary folder, on a port of its own."""
-
-    def __init__(self, folder):
-        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-        if not bins:
-            message = "PostgreSQL server binaries (initdb) are not installed"
-            if os.environ.get("CI"):
-                pytest.fail(message)
-            pytest.skip(message)
-        self.bin = Path(bins[-1])
-        self.folder = folder
-        self.data = folder / "data"
-        self.port = free_port()
-        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
-        # PostgreSQL refuses to run as root.
-        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.as_user:
-            # pytest's temporary folders are private to root; this one belongs to postgres.
-            shutil.chown(folder, "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync")
-
-    def _run(self, tool, *args):
-        subprocess.run(
-            [*self.as_user, str(self.bin / tool), *args],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-
-    def start(self):
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.folder / "log"),
-            "-w",
-            "start",
-        )
-
-    def stop(self):
-        self.resume()
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    def _pids(self):
-        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
-        children = []
-        for stat in glob.glob("/proc/[0-9]*/stat"):
-            try:
-                fields = Path(stat).read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == postmaster:
-                children.append(int(Path(stat).parent.name))
-        return [postmaster, *children]
-
-    def stall(self):
-        """Every process stopped: connections are accepted by the kernel, nothing answers."""
-        for pid in self._pids():
-            os.kill(pid, signal.SIGSTOP)
-
-    def resume(self):
-        if (self.data / "postmaster.pid").exists():
-            for pid in self._pids():
-                os.kill(pid, signal.SIGCONT)
 
 
 SEED = f"""
@@ -132,57 +35,34 @@ token.save()
 
 @pytest.fixture(scope="module")
 def postgres():
-    folder = Path(tempfile.mkdtemp(prefix="crm-test-pg-"))
-    server = PrivatePostgres(folder)
+    try:
+        server = PrivatePostgres()
+    except Missing as missing:
+        if os.environ.get("CI"):
+            pytest.fail(str(missing))
+        pytest.skip(str(missing))
     server.start()
     yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    server.remove()
 
 
 @pytest.fixture(scope="module")
 def app(postgres, tmp_path_factory):
     """gunicorn with the project's config, production-like settings and the private database."""
-    port = free_port()
     env = {
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": postgres.url,
         "CACHE_URL": "locmemcache://",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "1",
     }
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
     seeded = subprocess.run(
         [sys.executable, "-c", SEED], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
-    logs = tmp_path_factory.mktemp("gunicorn") / "log"
-    with open(logs, "w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "crm_project.wsgi"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: get(base + "/healthz")[0] == 200)
-    yield {"base": base, "api_token": seeded.stdout.strip(), "log": logs}
-    server.terminate()
-    server.wait(timeout=30)
-
-
-def get(url, method="GET", data=None, headers=None, timeout=15):
-    """(status, headers, body, seconds) of one request; a refused frame would be a hang here."""
-    request = urllib.request.Request(url, method=method, data=data, headers=headers or {})  # noqa: S310
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            answer = response.status, response.headers, response.read().decode()
-    except urllib.error.HTTPError as error:
-        answer = error.code, error.headers, error.read().decode()
-    return (*answer, time.monotonic() - started)
+    server = Gunicorn(env, tmp_path_factory.mktemp("gunicorn") / "log")
+    yield {"base": server.base, "api_token": seeded.stdout.strip(), "log": server.log_path}
+    server.stop()
 
 
 def assert_panel_503(status, headers, body, seconds, lang="zh-hans"):
@@ -294,7 +174,7 @@ def test_healthz_answers_within_two_seconds_while_the_database_stalls(app, datab
 
 def test_a_statement_waiting_on_a_lock_is_cancelled(app, postgres):
     # A migration or a long transaction holding a lock: the server cancels the panel's query.
-    psql = ["psql", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-q"]
+    psql = postgres.psql()
     holder = subprocess.Popen(psql, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     holder.stdin.write(
         "BEGIN; LOCK TABLE customers_visitoridentity IN ACCESS EXCLUSIVE MODE;\n"

@@ -6,15 +6,13 @@ a stalled one (it accepts connections and never answers). The shared Redis is ne
 
 import logging
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import time
 
 import pytest
 import redis
 from django.core.cache import cache
+
+from tests.servers import Missing, PrivateRedis
 
 PANEL = "/panel/panel-token-for-tests-7Qm2x/"
 VISITOR = "webim-visitor-8K2FTG9QTYWRT8EYVJ7F"
@@ -34,39 +32,16 @@ def redis_settings(url, retry_interval=5):
     }
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def private_redis(tmp_path):
-    binary = shutil.which("redis-server")
-    if binary is None:
+def private_redis():
+    try:
+        server = PrivateRedis()
+    except Missing as missing:
         if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed")
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.05)
-    yield process, f"redis://127.0.0.1:{port}/0"
-    process.send_signal(signal.SIGCONT)
-    process.terminate()
-    process.wait(timeout=10)
+            pytest.fail(str(missing))
+        pytest.skip(str(missing))
+    yield server, server.url
+    server.remove()
 
 
 def load(client, **extra):
@@ -107,7 +82,7 @@ def test_a_stalled_redis_costs_one_short_timeout(client, db, settings, private_r
     process, url = private_redis
     settings.CACHES = redis_settings(url)
     assert load(client).status_code == 200
-    process.send_signal(signal.SIGSTOP)
+    process.stall()
     started = time.monotonic()
     for _ in range(10):
         assert load(client).status_code == 200
@@ -120,10 +95,10 @@ def test_a_stalled_redis_costs_one_short_timeout(client, db, settings, private_r
 def test_it_returns_to_redis_when_redis_is_back(client, db, settings, private_redis):
     process, url = private_redis
     settings.CACHES = redis_settings(url, retry_interval=0.2)
-    process.send_signal(signal.SIGSTOP)
+    process.stall()
     assert load(client).status_code == 200
     assert cache.degraded
-    process.send_signal(signal.SIGCONT)
+    process.resume()
     time.sleep(0.3)
     assert load(client).status_code == 200
     assert not cache.degraded
@@ -135,7 +110,7 @@ def test_it_returns_to_redis_when_redis_is_back(client, db, settings, private_re
 def test_healthz_reports_a_stalled_redis_without_failing(client, db, settings, private_redis):
     process, url = private_redis
     settings.CACHES = redis_settings(url)
-    process.send_signal(signal.SIGSTOP)
+    process.stall()
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["cache"] == "error"
