@@ -9,7 +9,7 @@ on success (the page then reloads to show the new state) or an error in the pane
 import functools
 
 from django.conf import settings
-from django.core.exceptions import TooManyFieldsSent
+from django.core.exceptions import BadRequest, TooManyFieldsSent
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.http.multipartparser import MultiPartParserError
@@ -83,7 +83,8 @@ def panel_action(audit_action, method):
                 visitor_im_id = data.get("v", "")
                 action_token = data.get("t", "")
                 lang = parse_lang(data.get("lang") or request.GET.get("lang", ""))
-            except (TooManyFieldsSent, MultiPartParserError):
+            except (TooManyFieldsSent, MultiPartParserError, BadRequest):
+                # BadRequest: a url-encoded form declared in another charset than UTF-8.
                 return json_error(400, _("The request is malformed."))
             with translation.override(HTML_LANG[lang]):
                 if request.method != method:
