@@ -1,6 +1,8 @@
 from django.db import IntegrityError, transaction
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
@@ -51,6 +53,16 @@ def get_customer(external_id):
     return customer
 
 
+class NeverCached:
+    """For every view of the API: its answers carry customers' personal data, of which no
+    browser or proxy may keep a copy. Errors included (tests/test_api_headers.py)."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
+
+
 def concurrent_change():
     return Response(
         {"detail": _("A concurrent request changed the same record; send it again.")},
@@ -65,7 +77,7 @@ class CustomerPagination(PageNumberPagination):
 
 
 @extend_schema(tags=["customers"])
-class CustomerList(ListAPIView):
+class CustomerList(NeverCached, ListAPIView):
     serializer_class = CustomerSerializer
     pagination_class = CustomerPagination
 
@@ -94,7 +106,7 @@ class CustomerList(ListAPIView):
 
 
 @extend_schema(tags=["customers"], parameters=[EXTERNAL_ID])
-class CustomerDetail(APIView):
+class CustomerDetail(NeverCached, APIView):
     @extend_schema(responses={200: CustomerDetailSerializer, 404: NO_CUSTOMER, **COMMON_ERRORS})
     def get(self, request, external_id):
         customer = get_customer(external_id)
@@ -134,7 +146,7 @@ class CustomerDetail(APIView):
 
 
 @extend_schema(tags=["orders"], parameters=[NUMBER])
-class OrderDetail(APIView):
+class OrderDetail(NeverCached, APIView):
     @extend_schema(
         responses={
             200: OrderSerializer,
@@ -184,7 +196,7 @@ class OrderDetail(APIView):
 
 
 @extend_schema(tags=["visitor ids"], parameters=[EXTERNAL_ID])
-class CustomerVisitorIds(APIView):
+class CustomerVisitorIds(NeverCached, APIView):
     @extend_schema(
         responses={200: VisitorIdentitySerializer(many=True), 404: NO_CUSTOMER, **COMMON_ERRORS}
     )
@@ -253,7 +265,7 @@ class CustomerVisitorIds(APIView):
 
 
 @extend_schema(tags=["visitor ids"], parameters=[EXTERNAL_ID, VISITOR_IM_ID])
-class CustomerVisitorIdDetail(APIView):
+class CustomerVisitorIdDetail(NeverCached, APIView):
     @extend_schema(
         summary=_("Unlink an Easemob visitor ID from a customer"),
         responses={
@@ -271,3 +283,27 @@ class CustomerVisitorIdDetail(APIView):
         if not deleted:
             raise NotFound(_("This visitor ID is not linked to this customer."))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Swagger UI's own scripts and styles, the init script served by the view itself (the split
+# view's ?script), and the schema and "Try it out" requests to this origin: nothing inline,
+# nothing from elsewhere.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+class ApiDocs(SpectacularSwaggerSplitView):
+    """The API's Swagger UI under a Content-Security-Policy that allows no inline code.
+
+    drf-spectacular's split view moves the init script out of the page; our template
+    (api/templates/api/swagger_ui.html) moves out the page's few inline style rules.
+    """
+
+    template_name = "api/swagger_ui.html"
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Content-Security-Policy"] = DOCS_CSP
+        return response

@@ -9,8 +9,8 @@ on success (the page then reloads to show the new state) or an error in the pane
 import functools
 
 from django.conf import settings
-from django.core.exceptions import TooManyFieldsSent
-from django.db import transaction
+from django.core.exceptions import BadRequest, TooManyFieldsSent
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.http.multipartparser import MultiPartParserError
 from django.utils import translation
@@ -95,7 +95,8 @@ def panel_action(audit_action, method):
                 visitor_im_id = data.get("v", "")
                 action_token = data.get("t", "")
                 lang = parse_lang(data.get("lang") or request.GET.get("lang", ""))
-            except (TooManyFieldsSent, MultiPartParserError):
+            except (TooManyFieldsSent, MultiPartParserError, BadRequest):
+                # BadRequest: a url-encoded form declared in another charset than UTF-8.
                 return json_error(400, _("The request is malformed."))
             with translation.override(HTML_LANG[lang]):
                 if request.method != method:
@@ -253,21 +254,39 @@ def link(action):
     return json_response({"message": _("Linked to %(name)s.") % {"name": customer.name}})
 
 
+def _duplicate_external_id(fields):
+    return json_error(
+        409,
+        _("A customer with this external ID already exists; search and link it instead."),
+        fields=fields,
+    )
+
+
 @panel_action(AuditEvent.Action.CREATE, "POST")
 def create(action):
     form = NewCustomerForm(action.data)
     if not form.is_valid():
-        return json_error(
-            400,
-            _("Please correct the fields below."),
-            fields={name: [str(e) for e in errors] for name, errors in form.errors.items()},
+        fields = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+        if len(fields) == 1 and form.has_error("external_id", "duplicate"):
+            return _duplicate_external_id(fields)
+        return json_error(400, _("Please correct the fields below."), fields=fields)
+    try:
+        with transaction.atomic():
+            customer = form.save()
+            conflict = _bind_to(action, customer)
+            if conflict:
+                transaction.set_rollback(True)
+                return conflict
+    except IntegrityError:
+        # Two agents created the same customer at once: both passed the form's check, and the
+        # second insert met the unique constraint. Answered like the check, and kept out of the
+        # error log, whose traceback would hold the external ID.
+        external_id = form.cleaned_data["external_id"]
+        if not Customer.objects.filter(external_id=external_id).exists():
+            raise
+        return _duplicate_external_id(
+            {"external_id": [_("Another customer already has this external ID.")]}
         )
-    with transaction.atomic():
-        customer = form.save()
-        conflict = _bind_to(action, customer)
-        if conflict:
-            transaction.set_rollback(True)
-            return conflict
     action.audit(AuditEvent.Action.CREATE, customer=customer)
     return json_response(
         {"message": _("Customer %(name)s created and linked.") % {"name": customer.name}}

@@ -22,6 +22,16 @@ class NewCustomerForm(forms.ModelForm):
             "remarks",
         ]
 
+    def clean_external_id(self):
+        # Checked here rather than by the model's constraint so that the action can tell this
+        # error from the others (its own code) and answer 409.
+        external_id = self.cleaned_data["external_id"]
+        if external_id and Customer.objects.filter(external_id=external_id).exists():
+            raise forms.ValidationError(
+                _("Another customer already has this external ID."), code="duplicate"
+            )
+        return external_id
+
 
 class NoteForm(forms.Form):
     body = forms.CharField(

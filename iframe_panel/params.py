@@ -82,6 +82,12 @@ def _has_controls(text, allowed=frozenset()):
     return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text)
 
 
+def _says_nothing(text):
+    """Empty, or only white space and control characters: what a missing value looks like once
+    an app or Easemob has put it through its template or through DES."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in text)
+
+
 def decode_params(query, *, key, encrypt_system, max_params, max_value_length, call_names=()):
     """Sort and decode a request's query parameters, or raise ParamError."""
     if len(query) > max_params:
@@ -110,12 +116,14 @@ def decode_params(query, *, key, encrypt_system, max_params, max_value_length, c
                 _("The parameter “%(name)s” is too long (at most %(max)d characters).")
                 % {"name": name, "max": max_value_length},
             )
-        if not raw.strip():
-            # An empty value says nothing; it neither matches nor overwrites cached info.
+        # An empty value says nothing; it neither matches nor overwrites cached info. The same
+        # goes for one that decrypts to nothing: otherwise every load with an encrypted blank
+        # visitorImId would be one and the same visitor, sharing one VisitorInfo.
+        if _says_nothing(raw):
             continue
         if name in SYSTEM_PARAMS:
             value = _decode_system(name, raw, key if encrypt_system else "")
-            params.system[name] = value
+            group = params.system
         else:
             value = _decode_other(raw, key)
             group = (
@@ -125,7 +133,9 @@ def decode_params(query, *, key, encrypt_system, max_params, max_value_length, c
                 if name in call_names
                 else params.custom
             )
-            group[name] = value
+        if _says_nothing(value.text):
+            continue
+        group[name] = value
         if _has_controls(value.text, frozenset() if name in SYSTEM_PARAMS else _ALLOWED_CONTROLS):
             raise ParamError(
                 "control_characters",

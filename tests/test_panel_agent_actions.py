@@ -2,9 +2,13 @@
 
 import html
 import re
+import threading
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.db.models.signals import pre_save
+from django.test import Client
 
 from customers.models import Customer, Note, VisitorIdentity
 from iframe_panel.models import AuditEvent, VisitorInfo
@@ -201,6 +205,80 @@ def test_create_does_not_leave_a_customer_behind_when_the_visitor_got_linked(cli
     response = post(client, "create", {**tokens, "name": "重复创建"})
     assert response.status_code == 409
     assert not Customer.objects.filter(name="重复创建").exists()
+
+
+DUPLICATE = "A customer with this external ID already exists; search and link it instead."
+
+
+def test_it_refuses_to_create_a_second_customer_with_an_external_id(client, customer):
+    tokens, _ = open_panel(client, UNKNOWN)
+    response = post(client, "create", {**tokens, "name": "张伟", "external_id": " U1001 "})
+    assert response.status_code == 409
+    assert response.json() == {
+        "error": DUPLICATE,
+        "fields": {"external_id": ["Another customer already has this external ID."]},
+    }
+    assert Customer.objects.count() == 1
+    assert not VisitorIdentity.objects.exists()
+
+
+def test_the_duplicate_external_id_message_follows_lang(client, customer):
+    tokens, _ = open_panel(client, UNKNOWN)
+    response = post(
+        client, "create", {**tokens, "lang": "zh", "name": "张伟", "external_id": "U1001"}
+    )
+    assert response.status_code == 409
+    assert response.json()["error"] == "已有客户使用此业务系统 ID，请搜索并关联该客户。"
+
+
+def test_customers_without_an_external_id_are_never_duplicates(client, db):
+    Customer.objects.create(name="李娜")
+    tokens, _ = open_panel(client, UNKNOWN)
+    response = post(client, "create", {**tokens, "name": "王芳", "external_id": ""})
+    assert response.status_code == 200
+    assert Customer.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_creates_of_one_external_id_give_one_customer_and_a_409(caplog):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a database where the second insert waits for the first one's commit")
+    visitors = ["webim-visitor-RACE0000000000001", "webim-visitor-RACE0000000000002"]
+    forms = [open_panel(Client(), visitor)[0] for visitor in visitors]
+    # Both requests have passed the form's duplicate check before either inserts: the loser
+    # meets the unique constraint, not the check.
+    both_validated = threading.Barrier(2, timeout=10)
+
+    def wait_for_the_other(sender, instance, **kwargs):
+        both_validated.wait()
+
+    responses = []
+
+    def create(tokens):
+        try:
+            # As in production: an exception becomes a 500 and a log record.
+            agent = Client(raise_request_exception=False)
+            data = {**tokens, "name": "赵敏", "external_id": "U-RACE-1"}
+            responses.append(post(agent, "create", data))
+        finally:
+            connection.close()
+
+    pre_save.connect(wait_for_the_other, sender=Customer)
+    try:
+        threads = [threading.Thread(target=create, args=(tokens,)) for tokens in forms]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        pre_save.disconnect(wait_for_the_other, sender=Customer)
+    assert sorted(r.status_code for r in responses) == [200, 409]
+    [conflict] = [r for r in responses if r.status_code == 409]
+    assert conflict.json()["error"] == DUPLICATE
+    customer = Customer.objects.get(external_id="U-RACE-1")
+    assert VisitorIdentity.objects.get().customer == customer
+    assert "U-RACE-1" not in caplog.text
+    assert "IntegrityError" not in caplog.text
 
 
 # --- note -------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from iframe_panel.crypto import encrypt
 from iframe_panel.models import AuditEvent
+from tests.test_request_charset import ACCEPTED, REFUSED, STDLIB_NAMES, call
 
 PANEL = "/panel/panel-token-for-tests-7Qm2x/"
 KEY = "123456789"
@@ -369,3 +370,61 @@ def test_fuzz_parameters(db, visitor, params, key_set):
     with override_settings(EASEMOB_IFRAME_KEY=KEY if key_set else ""):
         r = Client().get(PANEL + "?" + encoded)
     assert r.status_code < 500
+
+
+# --- headers and charsets, through the WSGI application gunicorn serves -------------------------
+
+# What a WSGI server passes on for a header: its bytes as a latin-1 string (PEP 3333).
+HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=60)
+CHARSETS = st.one_of(st.sampled_from([*REFUSED, *ACCEPTED, *STDLIB_NAMES]), HEADER_TEXT)
+CONTENT_TYPES = st.one_of(
+    HEADER_TEXT,
+    st.builds(
+        "{}; charset={}{}".format,
+        st.sampled_from(
+            ["text/plain", "multipart/form-data", "application/x-www-form-urlencoded", ""]
+        ),
+        CHARSETS,
+        st.one_of(
+            st.sampled_from(["", "; boundary=B0UNDARY", "; charset*=utf-8''rot13", "; x*=a''b"]),
+            HEADER_TEXT.map("; {}".format),
+        ),
+    ),
+)
+HEADERS = [
+    "HTTP_ACCEPT",
+    "HTTP_ACCEPT_LANGUAGE",
+    "HTTP_AUTHORIZATION",
+    "HTTP_COOKIE",
+    "HTTP_HOST",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_ORIGIN",
+    "HTTP_REFERER",
+    "HTTP_USER_AGENT",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_REQUEST_ID",
+]
+FUZZ_QUERY = f"visitorImId={VISITOR}&name=%E5%BC%A0%E4%B8%89&lang=en"
+
+
+@FUZZ
+@given(
+    content_type=CONTENT_TYPES,
+    method=st.sampled_from(["GET", "POST"]),
+    body=st.binary(max_size=200),
+)
+def test_fuzz_content_types(db, content_type, method, body):
+    cache.clear()
+    path = PANEL if method == "GET" else PANEL + "create/"
+    status, _headers, _body = call(method, path, FUZZ_QUERY, content_type, body)
+    assert status < 500
+
+
+@FUZZ
+@given(headers=st.dictionaries(st.sampled_from(HEADERS), HEADER_TEXT, max_size=5))
+def test_fuzz_header_values(db, headers):
+    cache.clear()
+    status, _headers, _body = call("GET", PANEL, FUZZ_QUERY, **headers)
+    assert status < 500

@@ -1,10 +1,11 @@
 import pytest
 from django.core.cache import cache
+from django.http import QueryDict
 
 from customers.models import VisitorIdentity
 from iframe_panel.crypto import encrypt
 from iframe_panel.models import VisitorInfo
-from iframe_panel.params import parse_lang
+from iframe_panel.params import Value, decode_params, parse_lang
 
 PANEL = "/panel/panel-token-for-tests-7Qm2x/"
 KEY = "123456789"
@@ -355,3 +356,35 @@ def test_it_requires_a_visitor_id(db, client, query):
     html = r.content.decode()
     assert "The panel was opened without a visitorImId parameter." in html
     assert "Easemob agent workbench" in html
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\u3000", "\t\n", "\x00", " \x1f\x7f "])
+def test_it_requires_a_visitor_id_that_decrypts_to_something(
+    db, client, with_system_encryption, blank
+):
+    r = client.get(PANEL, {"visitorImId": enc(blank), "lang": "en"})
+    assert r.status_code == 400
+    assert "The panel was opened without a visitorImId parameter." in r.content.decode()
+    assert not VisitorInfo.objects.exists()
+
+
+def test_encrypted_blank_visitor_ids_never_share_cached_info(db, client, with_system_encryption):
+    for name in ("Jack", "Rose"):
+        r = client.get(PANEL, {"visitorImId": enc(" "), "name": enc(name), "lang": "en"})
+        assert r.status_code == 400
+    assert not VisitorInfo.objects.exists()
+
+
+def test_other_system_params_that_decrypt_to_nothing_are_absent():
+    query = QueryDict(mutable=True)
+    query.update({"visitorImId": enc(VISITOR), "easemobId": enc(""), "to": enc(" \t")})
+    params = decode_params(query, key=KEY, encrypt_system=True, max_params=10, max_value_length=100)
+    assert params.system == {"visitorImId": Value(VISITOR)}
+
+
+def test_a_custom_param_that_decrypts_to_nothing_keeps_the_cached_value(db, client, with_key):
+    r = client.get(PANEL, {"visitorImId": VISITOR, "name": enc("Jack")})
+    assert r.status_code == 200
+    r = client.get(PANEL, {"visitorImId": VISITOR, "name": enc(" "), "age": enc("40")})
+    assert r.status_code == 200
+    assert VisitorInfo.objects.get().params == {"name": "Jack", "age": "40"}

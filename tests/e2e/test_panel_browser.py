@@ -162,7 +162,9 @@ def test_create_shows_the_servers_errors_and_saves_nothing(page, live_server, kn
     form.locator("[type=submit]").click()
     error = form.locator(".form-error")
     error.wait_for()
-    assert "Another customer already has this external ID." in error.inner_text()
+    assert "search and link it instead" in error.inner_text()
+    field_error = form.locator('[data-field="external_id"] .field-error')
+    assert field_error.inner_text() == "Another customer already has this external ID."
     assert not Customer.objects.filter(name="重复的客户").exists()
     assert not VisitorIdentity.objects.filter(visitor_im_id__contains="DUPLICATE").exists()
 
