@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint format messages screenshots bench clean
+.PHONY: install install-dev run test lint format messages screenshots bench failover soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,14 @@ screenshots: install-dev
 bench: install-dev
 	@command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk"; exit 1; }
 	$(BIN)/python bench/panel.py $(BENCH_ARGS)
+
+# Stop one of two app servers behind nginx under panel loads: none may fail (FAILOVER_ARGS="--rounds kill").
+failover: install
+	$(BIN)/python bench/failover.py $(FAILOVER_ARGS)
+
+# Ten minutes of mixed load on gunicorn: no error, flat worker memory (SOAK_ARGS="--duration 300").
+soak: install
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 format: install-dev
 	$(BIN)/ruff format .
