@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint format messages screenshots bench faults clean
+.PHONY: install install-dev run test lint format messages screenshots bench faults failover soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,14 @@ bench: install-dev
 # instances, never the shared ones): docs/reliability.md, "Faults".
 faults: install-dev
 	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
+
+# Stop one of two app servers behind nginx under panel loads: none may fail (FAILOVER_ARGS="--rounds kill").
+failover: install
+	$(BIN)/python bench/failover.py $(FAILOVER_ARGS)
+
+# Ten minutes of mixed load on gunicorn: no error, flat worker memory (SOAK_ARGS="--duration 300").
+soak: install
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 format: install-dev
 	$(BIN)/ruff format .

@@ -141,7 +141,7 @@ def test_nginx_site_passes_what_the_app_trusts():
     site = NGINX_SITE.read_text()
     for line in (
         "proxy_pass http://crm_app;",
-        "server 127.0.0.1:8000;",
+        "server 127.0.0.1:8000 ",
         "proxy_set_header Host $host;",
         "proxy_set_header X-Forwarded-Proto $scheme;",
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
