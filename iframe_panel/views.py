@@ -195,11 +195,8 @@ def _panel(request, token, query, lang):
         },
     }
     if customer:
-        context.update(
-            summary=customer.order_summary(),
-            orders=customer.recent_orders(),
-            notes=customer.latest_notes(),
-        )
+        summary, orders = customer.orders_overview()
+        context.update(summary=summary, orders=orders, notes=customer.latest_notes())
     else:
         context["new_customer_form"] = NewCustomerForm(initial=_prefill(params, trusted))
     return frameable(render(request, "iframe_panel/panel.html", context))

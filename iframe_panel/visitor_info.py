@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Func, JSONField, Value
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -28,25 +29,62 @@ def load(visitor_im_id):
 def merge(visitor_im_id, values):
     """Merge `values` ({name: params.Value}) into the visitor's cached info; newest wins.
 
-    Concurrent loads of the same visitor serialize on the row (SELECT ... FOR UPDATE on
-    PostgreSQL, the write lock on SQLite), so none of them loses another's keys.
+    The merge happens in the database, in one UPDATE (`JSONMerge`), so concurrent loads of the
+    same visitor lose none of each other's keys without a transaction or a row lock: two
+    statements for a known visitor, three for a new one (measured before, with SELECT … FOR
+    UPDATE in a transaction: five and seven, BEGIN and COMMIT included). Returns the info as
+    this load sees it.
     """
     now = timezone.now()
-    with transaction.atomic():
-        info = VisitorInfo.objects.select_for_update().filter(visitor_im_id=visitor_im_id).first()
-        if info is None:
-            info = VisitorInfo(visitor_im_id=visitor_im_id)
-            _apply(info, values, now)
-            try:
-                with transaction.atomic():
-                    info.save()
-                return info
-            except IntegrityError:
-                # Another load created the row between our read and our insert.
-                info = VisitorInfo.objects.select_for_update().get(visitor_im_id=visitor_im_id)
+    info = load(visitor_im_id)
+    if info is None:
+        info = VisitorInfo(visitor_im_id=visitor_im_id)
         _apply(info, values, now)
+        try:
+            # A plain INSERT: the panel runs in autocommit, where a failed one leaves the
+            # connection usable (no transaction, so no BEGIN and COMMIT around it).
+            info.save(force_insert=True)
+            return info
+        except IntegrityError:
+            # Another load created the row meanwhile: merge into it.
+            info = load(visitor_im_id)
+    added = VisitorInfo(params={}, param_meta={})
+    _apply(added, values, now)
+    VisitorInfo.objects.filter(visitor_im_id=visitor_im_id).update(
+        params=JSONMerge("params", added.params),
+        param_meta=JSONMerge("param_meta", added.param_meta),
+        updated_at=now,
+    )
+    if len(info.params.keys() | values.keys()) > MAX_KEYS:
+        return _trim(visitor_im_id)
+    _apply(info, values, now)
+    return info
+
+
+def _trim(visitor_im_id):
+    """Keep the MAX_KEYS newest values (rare: an app pushing ever new names)."""
+    with transaction.atomic():
+        info = VisitorInfo.objects.select_for_update().get(visitor_im_id=visitor_im_id)
+        _apply(info, {}, timezone.now())
         info.save(update_fields=["params", "param_meta", "updated_at"])
     return info
+
+
+class JSONMerge(Func):
+    """The stored JSON object with the keys of `value` added or replaced: `column || value` on
+    PostgreSQL, json_patch(column, value) on SQLite (its values here are never null, which
+    json_patch would read as "remove")."""
+
+    output_field = JSONField()
+
+    def __init__(self, column, value):
+        super().__init__(F(column), Value(value, output_field=JSONField()))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="(%(expressions)s)", arg_joiner=" || ")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, function="json_patch")
 
 
 def remember_unlink(visitor_im_id, customer_id):

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.models import Customer, Note, Tag, VisitorIdentity
+from iframe_panel.models import VisitorInfo
 from orders.models import Order, OrderItem
 
 PANEL = "/panel/panel-token-for-tests-7Qm2x/"
@@ -327,3 +328,39 @@ def test_its_content_language_follows_lang_not_the_browser(client, visitor):
     )
     assert response["Content-Language"] == "en"
     assert '<html lang="en"' in response.content.decode()
+
+
+def statements_of(client, query):
+    """Every SQL statement a load sends; Django logs BEGIN, COMMIT and savepoints too."""
+    with CaptureQueriesContext(connection) as queries:
+        r = client.get(PANEL, query)
+    assert r.status_code == 200
+    return [q["sql"] for q in queries]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_load_with_pushed_parameters_needs_at_most_10_statements(client):
+    customer = Customer.objects.create(name="张伟", phone="13800138000")
+    VisitorIdentity.objects.create(
+        visitor_im_id=VISITOR, customer=customer, last_seen_at=timezone.now() - timedelta(days=1)
+    )
+    customer.tags.add(Tag.objects.create(name="VIP"))
+    Note.objects.create(customer=customer, body="note")
+    bulk_orders(customer, 30, "SO")
+    statements = statements_of(
+        client,
+        {"visitorImId": VISITOR, "name": "Jack", "age": "40", "agentName": "Amy"},
+    )
+    assert len(statements) <= 10, statements
+    # The same visitor pushing again: the merge is one UPDATE, the last-seen time is fresh.
+    again = statements_of(client, {"visitorImId": VISITOR, "sex": "man"})
+    assert len(again) <= 8, again
+    assert VisitorInfo.objects.get().params == {"name": "Jack", "age": "40", "sex": "man"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_known_visitors_panel_needs_7_statements(client):
+    customer = Customer.objects.create(name="张伟", phone="13800138000")
+    VisitorIdentity.objects.create(visitor_im_id=VISITOR, customer=customer)
+    bulk_orders(customer, 300, "SO")
+    assert len(statements_of(client, {"visitorImId": VISITOR})) == 7
