@@ -24,6 +24,7 @@ from contextlib import contextmanager, nullcontext
 
 from django.conf import settings
 from django.db.backends.postgresql import base
+from django.db.backends.postgresql.base import Database
 
 from ops import request_id
 
@@ -101,12 +102,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
             params["options"] = f"{options} -c statement_timeout={milliseconds}".strip()
         return params
 
+    def _socket(self):
+        try:
+            return self.connection.pgconn.socket
+        except (AttributeError, Database.Error):
+            # No connection, or a lost one: the round trip fails at once, nothing to watch.
+            return None
+
     def _deadline(self, seconds=None):
-        if self.connection is None or not serving_request():
+        fileno = self._socket()
+        if fileno is None or not serving_request():
             return nullcontext()
         if seconds is None:
             seconds = settings.DATABASE_STATEMENT_TIMEOUT + 1
-        return watchdog.deadline(self.connection.pgconn.socket, seconds)
+        return watchdog.deadline(fileno, seconds)
 
     def _execute_with_deadline(self, execute, sql, params, many, context):
         with self._deadline():
@@ -115,9 +124,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def is_usable(self):
         # A reused connection's health check, also run outside requests (request_started and
         # request_finished signals), where a stalled server would otherwise hold it forever.
-        if self.connection is None:
+        fileno = self._socket()
+        if fileno is None:
             return False
-        with watchdog.deadline(self.connection.pgconn.socket, settings.DATABASE_CONNECT_TIMEOUT):
+        with watchdog.deadline(fileno, settings.DATABASE_CONNECT_TIMEOUT):
             return super().is_usable()
 
     def _commit(self):
