@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint format messages screenshots bench faults clean
+.PHONY: install install-dev run test lint format messages screenshots bench faults hostile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench: install-dev
 # instances, never the shared ones): docs/reliability.md, "Faults".
 faults: install-dev
 	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
+
+# 20,000 hostile requests to gunicorn in production settings (docs/reliability.md, "Hostile requests").
+hostile: install-dev
+	$(BIN)/python bench/hostile.py $(HOSTILE_ARGS)
 
 format: install-dev
 	$(BIN)/ruff format .
