@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint format messages screenshots bench faults failover soak clean
+.PHONY: install install-dev run test lint format messages screenshots bench faults failover soak hostile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ failover: install
 # Ten minutes of mixed load on gunicorn: no error, flat worker memory (SOAK_ARGS="--duration 300").
 soak: install
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
+# 20,000 hostile requests to gunicorn in production settings (docs/reliability.md, "Hostile requests").
+hostile: install-dev
+	$(BIN)/python bench/hostile.py $(HOSTILE_ARGS)
 
 format: install-dev
 	$(BIN)/ruff format .
