@@ -302,6 +302,8 @@ class ApiDocs(SpectacularSwaggerSplitView):
     """
 
     template_name = "api/swagger_ui.html"
+    # A page to read, nothing else: OPTIONS found no template to render and answered 500.
+    http_method_names = ["get", "head"]
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

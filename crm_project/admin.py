@@ -43,6 +43,17 @@ class CRMAdminSite(admin.AdminSite):
         return super().has_permission(request)
 
 
+def login_username(request, credentials):
+    """The username django-axes counts a failed login under, cut to the longest a username can
+    be (Django's 150 characters). The rest of a longer one is what an attacker added, and axes'
+    255-character column refused it with a 500 on PostgreSQL."""
+    if credentials:
+        username = credentials.get("username")
+    else:
+        username = getattr(request, "data", request.POST).get("username")
+    return username[:150] if isinstance(username, str) else username
+
+
 def lockout_response(request, original_response, credentials):
     """django-axes' answer to a login of a locked-out username from the same address."""
     cool_off = get_cool_off(request)

@@ -346,6 +346,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # the right of X-Forwarded-For. Axes' default, REMOTE_ADDR, is nginx's own address for every
 # client; one function for every per-address count keeps them agreeing (and needs no ipware).
 AXES_CLIENT_IP_CALLABLE = "iframe_panel.ratelimit.client_ip"
+AXES_USERNAME_CALLABLE = "crm_project.admin.login_username"
 AXES_RESET_ON_SUCCESS = True
 # Attempts made while locked out are refused without being counted: the lock lifts
 # ADMIN_LOGIN_COOLOFF_MINUTES after the last counted failure, and an attacker who keeps trying

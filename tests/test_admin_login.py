@@ -347,3 +347,10 @@ def test_the_totp_admin_shows_a_qr_code(client, boss, phone):
     assert image.status_code == 200
     assert image["Content-Type"] == "image/svg+xml"
     assert b"<svg" in image.content
+
+
+def test_a_username_longer_than_any_is_refused_without_an_error(client, boss):
+    # Found by make hostile: axes stored it in a 255-character column, a 500 on PostgreSQL.
+    response = log_in(client, "x" * 300, PASSWORD)
+    assert response.status_code == 200
+    assert not logged_in(client)

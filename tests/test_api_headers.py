@@ -102,3 +102,10 @@ def test_the_docs_init_script_is_served_as_javascript(db):
     assert response["Content-Type"].startswith("application/javascript")
     assert "SwaggerUIBundle(" in response.content.decode()
     assert '"/api/schema/"' in response.content.decode()
+
+
+@pytest.mark.parametrize("method", ["options", "post", "put", "delete"])
+def test_the_docs_page_answers_only_get(db, method):
+    # Found by make hostile: OPTIONS rendered no template and answered 500.
+    response = getattr(APIClient(), method)("/api/docs/")
+    assert response.status_code == 405
