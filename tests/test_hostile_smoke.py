@@ -145,7 +145,6 @@ def test_it_answers_hostile_requests_without_5xx_tracebacks_or_reflections(conte
 
 def test_it_answers_odd_charsets_without_5xx(context, settings):
     # The guard in front of Django (ops/wsgi.py) answers these; without it they are 500s.
-    pytest.importorskip("ops.wsgi")
     requests = [hostile(SEED, n, context) for n in range(COUNT * 4)]
     requests = [r for r in requests if r.kind == "charset"]
 
