@@ -202,7 +202,7 @@ def _panel(request, token, query, lang):
         )
     else:
         context["new_customer_form"] = NewCustomerForm(initial=_prefill(params, trusted))
-    return frameable(render(request, "iframe_panel/panel.html", context))
+    return frameable(render(request, "iframe_panel/panel.html", context, using="jinja2"))
 
 
 def _prefill(params, trusted):
