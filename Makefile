@@ -74,7 +74,7 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 
 # Regenerate and compile the zh-hans translations (needs GNU gettext).
-messages: install
+messages: install .env
 	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=staticfiles --ignore=tests
 	$(BIN)/python manage.py makemessages -d djangojs -l zh_Hans --ignore=.venv --ignore=staticfiles
 	$(BIN)/python manage.py compilemessages -l zh_Hans

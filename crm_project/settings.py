@@ -96,6 +96,15 @@ TEMPLATES = [
             ],
         },
     },
+    # The panel's pages (iframe_panel/jinja2/), rendered on every conversation switch: Jinja2
+    # takes a third less time on them than Django's engine (docs/benchmarks.md). Second, so that
+    # a template name is looked up in Django's templates first and the admin is untouched.
+    {
+        "NAME": "jinja2",
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "iframe_panel.jinja_env.environment"},
+    },
 ]
 
 WSGI_APPLICATION = "crm_project.wsgi.application"

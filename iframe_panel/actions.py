@@ -24,6 +24,7 @@ from orders.models import Order
 
 from . import ratelimit, signing, visitor_info
 from .forms import NewCustomerForm, NoteForm
+from .masking import mask_email, mask_phone
 from .matching import bind, infer_channel
 from .models import AuditEvent
 from .params import parse_lang
@@ -36,7 +37,6 @@ from .responses import (
     too_many_failures,
     too_many_loads,
 )
-from .templatetags.panel import mask_email, mask_phone
 
 MAX_QUERY_LENGTH = 64
 SEARCH_RESULTS = 8

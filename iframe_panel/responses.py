@@ -37,6 +37,7 @@ def error_page(request, lang, status, message, hint=""):
         "iframe_panel/error.html",
         {"html_lang": HTML_LANG[lang], "message": message, "hint": hint, "status": status},
         status=status,
+        using="jinja2",
     )
     return frameable(response)
 

@@ -199,7 +199,7 @@ def _panel(request, token, query, lang):
         context.update(summary=summary, orders=orders, notes=customer.latest_notes())
     else:
         context["new_customer_form"] = NewCustomerForm(initial=_prefill(params, trusted))
-    return frameable(render(request, "iframe_panel/panel.html", context))
+    return frameable(render(request, "iframe_panel/panel.html", context, using="jinja2"))
 
 
 def _prefill(params, trusted):
