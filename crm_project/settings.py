@@ -121,11 +121,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "ops.postgresql"
 # A database that is down or stalled costs a request at most a few seconds (a 503 page), never
 # the agent's workbench: give up connecting after DATABASE_CONNECT_TIMEOUT seconds (libpq's
-# minimum is 2), and in web requests cancel a statement after DATABASE_STATEMENT_TIMEOUT
-# seconds (0: no limit). Management commands are not limited. /healthz answers within
-# HEALTHZ_TIMEOUT seconds whatever the database does.
+# minimum is 2); end a panel request's database round trip after PANEL_DATABASE_TIMEOUT
+# seconds (a lock wait, a stalled server); in other web requests, cancel a statement after
+# DATABASE_STATEMENT_TIMEOUT seconds (0: no limit). Management commands are not limited.
+# /healthz answers within HEALTHZ_TIMEOUT seconds whatever the database does.
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=2)
-DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=3)
+DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=30)
+PANEL_DATABASE_TIMEOUT = env.float("PANEL_DATABASE_TIMEOUT", default=3)
 HEALTHZ_TIMEOUT = env.float("HEALTHZ_TIMEOUT", default=1.5)
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

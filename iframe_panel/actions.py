@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from customers.models import Customer, Note, VisitorIdentity
 from customers.phones import normalize_phone
+from ops.db import round_trip_limit
 from orders.models import Order
 
 from . import ratelimit, signing, visitor_info
@@ -125,7 +126,8 @@ def panel_action(audit_action, method):
                     return json_error(
                         403, _("This panel page has expired. Reload it from the conversation.")
                     )
-                return handler(Action(request, data, payload))
+                with round_trip_limit(settings.PANEL_DATABASE_TIMEOUT):
+                    return handler(Action(request, data, payload))
 
         return view
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from customers.models import VisitorIdentity
+from ops.db import round_trip_limit
 
 from . import ratelimit, signing, visitor_info
 from .forms import NewCustomerForm
@@ -65,7 +66,9 @@ def _query(request):
 def panel(request, token):
     query = _query(request)
     lang = parse_lang(query.get("lang") if query is not None else raw_lang(request))
-    with translation.override(HTML_LANG[lang]):
+    # The agent's workbench waits for this page: a lock or a stalled database costs it
+    # PANEL_DATABASE_TIMEOUT seconds and the 503 page, not the length of the stall.
+    with translation.override(HTML_LANG[lang]), round_trip_limit(settings.PANEL_DATABASE_TIMEOUT):
         response = _panel(request, token, query, lang)
     # The panel's language is Easemob's `lang`, not the browser's Accept-Language.
     response["Content-Language"] = HTML_LANG[lang]

@@ -173,7 +173,7 @@ def test_healthz_answers_within_two_seconds_while_the_database_stalls(app, datab
 
 
 def test_a_statement_waiting_on_a_lock_is_cancelled(app, postgres):
-    # A migration or a long transaction holding a lock: the server cancels the panel's query.
+    # A migration or a long transaction holding a lock: the panel gives up after 3 s.
     psql = postgres.psql()
     holder = subprocess.Popen(psql, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     holder.stdin.write(

@@ -3,16 +3,18 @@
 Measured before: with the database stalled (its processes stopped, or packets to it silently
 dropped), requests waited as long as the stall lasted — 40 s seen, /healthz included — since
 nothing bounded a wait on a server that had accepted the connection and then said nothing, and
-gunicorn's gthread workers do not enforce its `timeout` on a request. Three bounds now:
+gunicorn's gthread workers do not enforce its `timeout` on a request. The bounds now:
 
 - connecting gives up after DATABASE_CONNECT_TIMEOUT seconds (libpq's `connect_timeout`);
-- in a request, the server cancels a statement after DATABASE_STATEMENT_TIMEOUT seconds (lock
-  waits included), set as a connection option so that it costs no round trip; management
-  commands (imports, migrations) are not limited;
-- when the server does not answer at all, nothing cancels the statement, so a watchdog thread
-  shuts down the socket of a round trip that has waited a second longer than the statement
-  timeout (and of a reused connection's health check after DATABASE_CONNECT_TIMEOUT). psycopg
-  then raises OperationalError, Django drops the connection, and the request gets the 503 page
+- in a web request, the server cancels a statement after DATABASE_STATEMENT_TIMEOUT seconds
+  (30: gunicorn's own limit; admin reports on a million orders may take a while), set as a
+  connection option so that it costs no round trip; management commands are not limited;
+- a watchdog thread shuts down the socket of a round trip that waits longer than its request
+  allows: the panel's round trips PANEL_DATABASE_TIMEOUT seconds (`ops.db.round_trip_limit`, around
+  every panel view: a lock wait or a stalled server), any other a second past the statement
+  timeout (a server that does not answer at all, which nothing else would end), and a reused
+  connection's health check DATABASE_CONNECT_TIMEOUT seconds. psycopg then raises
+  OperationalError, Django drops the connection, and the request gets the 503 page
   (crm_project.errors); the next request connects afresh.
 """
 
@@ -26,7 +28,7 @@ from django.conf import settings
 from django.db.backends.postgresql import base
 from django.db.backends.postgresql.base import Database
 
-from ops import request_id
+from ops import db, request_id
 
 
 def serving_request():
@@ -114,7 +116,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if fileno is None or not serving_request():
             return nullcontext()
         if seconds is None:
-            seconds = settings.DATABASE_STATEMENT_TIMEOUT + 1
+            seconds = db.round_trip_limit_now() or settings.DATABASE_STATEMENT_TIMEOUT + 1
         return watchdog.deadline(fileno, seconds)
 
     def _execute_with_deadline(self, execute, sql, params, many, context):
