@@ -499,13 +499,37 @@ def wrk(server, scenario, seconds, args, cookie):
     )
     line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_RESULT "))
     result = json.loads(line.removeprefix("BENCH_RESULT "))
-    # Let gunicorn write its last access lines before reading them.
-    time.sleep(0.3)
+    settle(server)
     with open(server.log_path, "rb") as log:
         log.seek(offset)
-        text = log.read().decode("utf-8", "replace")
-    result["statuses"] = Counter(ACCESS_STATUS.findall(text))
+        result["statuses"] = Counter(ACCESS_STATUS.findall(log.read().decode("utf-8", "replace")))
     return result
+
+
+def settle(server, limit=60):
+    """Wait until gunicorn has answered every request wrk left behind.
+
+    When wrk stops, gunicorn still serves the requests it had in flight or queued (a slow
+    admin page takes seconds): the next scenario must not start beside them, nor their
+    statuses count as its own. gunicorn is done when none of its port's connections is still
+    open on its side (accepted or queued: ESTABLISHED, or CLOSE_WAIT once wrk has gone)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if not server_connections(server.port):
+            return
+        time.sleep(0.1)
+    print(f"  gunicorn still holds connections {limit} s after wrk stopped", flush=True)
+
+
+def server_connections(port):
+    """Connections to 127.0.0.1:`port` that the server side has not closed, from the kernel's
+    table (SYN_RECV, ESTABLISHED, CLOSE_WAIT)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] in ("01", "03", "08"):
+            count += 1
+    return count
 
 
 # --- figures --------------------------------------------------------------------------------------
@@ -534,6 +558,8 @@ def summarize(runs, sql):
     bad = sum(n for code, n in statuses.items() if not 200 <= int(code) < 400)
     return {
         "rps": round(requests / (sum(run["duration_us"] for run in runs) / 1e6), 1),
+        # How far apart the rounds are says how much the machine's other work moved the figures.
+        "rps_rounds": [round(run["requests"] / (run["duration_us"] / 1e6), 1) for run in runs],
         "p50_ms": round(percentile(histogram, 50) / 1000, 2),
         "p90_ms": round(percentile(histogram, 90) / 1000, 2),
         "p99_ms": round(percentile(histogram, 99) / 1000, 2),
@@ -670,6 +696,20 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}), {int(memory) / 1024**2:.0f} GB RAM"
 
 
+def cpu_idle(seconds=3):
+    """The share of the CPU (%) that no process used over a few seconds: how much room the
+    machine's other work leaves the benchmark."""
+
+    def sample():
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, all
+
+    idle, total = sample()
+    time.sleep(seconds)
+    idle_after, total_after = sample()
+    return round(100 * (idle_after - idle) / max(total_after - total, 1))
+
+
 def database_label(database_url, postgres_version):
     import environ
 
@@ -688,6 +728,7 @@ def main():
     check_tools(args, database_url)
     started = time.monotonic()
     load_before = os.getloadavg()
+    idle_before = cpu_idle()
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, through the `with` that stops gunicorn.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     postgres = database_url.startswith(("postgres://", "postgresql://", "pgsql://"))
@@ -764,6 +805,7 @@ def main():
         "machine": machine(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "cpu_idle_before_percent": idle_before,
         "python": platform.python_version(),
         "django": django.get_version(),
         "database": database_label(database_url, postgres_version),
@@ -785,9 +827,9 @@ def main():
     seeding = "reused" if reused else f"seeded in {size['seconds']:.0f} s"
     print()
     print(
-        f"{config['machine']}, load average {config['load_average_before'][0]:.1f} before and "
-        f"{config['load_average_after'][0]:.1f} after; {config['date']}; Python "
-        f"{config['python']}, Django {config['django']}, {config['database']}; gunicorn "
+        f"{config['machine']}; before the run: load average "
+        f"{config['load_average_before'][0]:.1f}, CPU {idle_before} % idle; {config['date']}; "
+        f"Python {config['python']}, Django {config['django']}, {config['database']}; gunicorn "
         f"{config['gunicorn']}; wrk {config['wrk']}. {size['customers']:,} customers, "
         f"{size['orders']:,} orders, {size['items']:,} items, {size['visitor_ids']:,} visitor "
         f"ids ({seeding}). Worker RSS after the run: "
