@@ -417,20 +417,39 @@ class Server:
         finally:
             connection.close()
 
-    def workers_rss_mb(self):
-        """Resident memory of each worker (the master's children), from /proc."""
-        sizes = []
+    def workers(self):
+        """The master's children, from /proc: pid and the fields of /proc/<pid>/stat after the
+        command name (state first)."""
+        found = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
-                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-                if parent != self.process.pid:
-                    continue
-                status = (stat.parent / "status").read_text()
-            except (OSError, IndexError, ValueError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                found.append((int(stat.parent.name), fields))
+        return found
+
+    def workers_rss_mb(self):
+        sizes = []
+        for pid, _fields in self.workers():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
                 continue
             kilobytes = int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))
             sizes.append(round(kilobytes / 1024, 1))
         return sorted(sizes)
+
+    def cpu_seconds(self):
+        """CPU time the server has used: its workers' (utime, stime) and the master's own and
+        reaped children's (utime, stime, cutime, cstime), so that workers recycled after
+        max_requests still count. Unlike latencies, it hardly depends on what else the
+        machine runs."""
+        master = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = sum(int(x) for x in master[11:15])
+        ticks += sum(int(x) for _pid, fields in self.workers() for x in fields[11:13])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def cookies(headers):
@@ -494,12 +513,14 @@ def wrk(server, scenario, seconds, args, cookie):
         command += ["-H", f"Cookie: {cookie}"]
     command += [server.base, "--", str(scenario["file"])]
     offset = server.log_path.stat().st_size
+    cpu = server.cpu_seconds()
     done = subprocess.run(  # noqa: S603 -- wrk with our own arguments
         command, capture_output=True, text=True, timeout=seconds + 60, check=True
     )
     line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_RESULT "))
     result = json.loads(line.removeprefix("BENCH_RESULT "))
     settle(server)
+    result["cpu_s"] = server.cpu_seconds() - cpu
     with open(server.log_path, "rb") as log:
         log.seek(offset)
         result["statuses"] = Counter(ACCESS_STATUS.findall(log.read().decode("utf-8", "replace")))
@@ -556,6 +577,7 @@ def summarize(runs, sql):
     requests = sum(run["requests"] for run in runs)
     socket_errors = sum(run[k] for run in runs for k in ("connect", "read", "write", "timeout"))
     bad = sum(n for code, n in statuses.items() if not 200 <= int(code) < 400)
+    answered = statuses.total()
     return {
         "rps": round(requests / (sum(run["duration_us"] for run in runs) / 1e6), 1),
         # How far apart the rounds are says how much the machine's other work moved the figures.
@@ -564,6 +586,9 @@ def summarize(runs, sql):
         "p90_ms": round(percentile(histogram, 90) / 1000, 2),
         "p99_ms": round(percentile(histogram, 99) / 1000, 2),
         "max_ms": round(max(histogram, default=0) / 1000, 2),
+        # gunicorn's CPU per request it answered (those wrk left in flight included), the
+        # database's not counted.
+        "cpu_ms": round(1000 * sum(run["cpu_s"] for run in runs) / answered, 1) if answered else 0,
         "requests": requests,
         "errors": bad + socket_errors,
         "statuses": dict(sorted(statuses.items())),
@@ -663,8 +688,9 @@ def targets(results, rss):
 
 def markdown(results, goals):
     lines = [
-        "| scenario | requests/s | p50 | p99 | errors | SQL per request (repeat; first) |",
-        "|---|---|---|---|---|---|",
+        "| scenario | requests/s | p50 | p99 | errors | SQL per request (repeat; first) "
+        "| gunicorn CPU per request |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         codes = ", ".join(
@@ -673,7 +699,7 @@ def markdown(results, goals):
         errors = f"{r['errors']:,}" + (f" ({codes})" if codes else "")
         lines.append(
             f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms "
-            f"| {errors} | {r['sql']}; {r['sql_first']} |"
+            f"| {errors} | {r['sql']}; {r['sql_first']} | {r['cpu_ms']:.1f} ms |"
         )
     lines += ["", "| target | measured | limit | |", "|---|---|---|---|"]
     for goal in goals:

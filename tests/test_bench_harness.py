@@ -160,6 +160,7 @@ def test_it_merges_the_rounds_of_a_scenario():
             "timeout": 0,
             "histogram": [[1000, 80], [2000, 10]],
             "statuses": Counter({"200": 89, "500": 1}),
+            "cpu_s": 0.5,
         },
         {
             "requests": 10,
@@ -170,6 +171,7 @@ def test_it_merges_the_rounds_of_a_scenario():
             "timeout": 1,
             "histogram": [[2000, 5], [50_000, 5]],
             "statuses": Counter({"200": 9, "302": 1}),
+            "cpu_s": 0.5,
         },
     ]
 
@@ -179,3 +181,4 @@ def test_it_merges_the_rounds_of_a_scenario():
     assert (figures["p50_ms"], figures["p90_ms"], figures["p99_ms"]) == (1, 2, 50)
     assert figures["errors"] == 3  # the 500 and two socket errors; a redirect is no error
     assert (figures["sql"], figures["sql_first"]) == (8, 9)
+    assert figures["cpu_ms"] == 10  # over the 100 requests gunicorn answered
