@@ -12,10 +12,11 @@ All on this machine, traffic to 127.0.0.1 only:
   data is refused, never emptied;
 - the rows the panel writes (audit events, pushed visitor info) emptied and every visitor's
   "last seen" set back a day, so that every run starts from the same state;
-- two gunicorns with gunicorn.conf.py and production settings (debug off, a generated panel
-  token, the Redis cache in --cache-url's database, PANEL_RATE_LIMIT raised so that one address
-  can send the whole load) plus bench/settings.py's two reference views; the second one has
-  EASEMOB_IFRAME_KEY and EASEMOB_ENCRYPT_SYSTEM_PARAMS on, for `panel_encrypted`;
+- two gunicorns with gunicorn.conf.py (workers not recycled during the run) and production
+  settings (debug off, a generated panel token, the Redis cache in --cache-url's database,
+  PANEL_RATE_LIMIT raised so that one address can send the whole load) plus bench/settings.py's
+  two reference views; the second one has EASEMOB_IFRAME_KEY and EASEMOB_ENCRYPT_SYSTEM_PARAMS
+  on, for `panel_encrypted`;
 - wrk (bench/run.lua: a random path from a file per request) in rounds: each round runs every
   scenario for duration / rounds seconds, starting one scenario later than the round before,
   so that whatever else the machine does falls on all of them alike;
@@ -365,8 +366,13 @@ class Server:
     def __enter__(self):
         env = {**os.environ, **self.env, "GUNICORN_BIND": f"127.0.0.1:{self.port}"}
         self.log = open(self.log_path, "ab")  # closed in __exit__
+        # Workers live through the whole run (gunicorn.conf.py recycles them every ~2,000
+        # requests): a fresh worker imports the app and compiles its templates again, a cost
+        # that would land on whichever scenario follows the fast ones, and the memory read
+        # after the run is then what a worker grew to over all of it.
+        command = ["-m", "gunicorn", "-c", "gunicorn.conf.py", "--max-requests", "0"]
         self.process = subprocess.Popen(  # noqa: S603 -- our own interpreter and arguments
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "crm_project.wsgi"],
+            [sys.executable, *command, "crm_project.wsgi"],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -836,7 +842,7 @@ def main():
         "django": django.get_version(),
         "database": database_label(database_url, postgres_version),
         "gunicorn": f"{conf['workers']} workers × {conf['threads']} threads, "
-        f"{conf['worker_class']}",
+        f"{conf['worker_class']}, not recycled (--max-requests 0)",
         "wrk": f"-t{args.threads} -c{args.connections} (one-connection scenarios: -t1 -c1), "
         f"{args.rounds} rounds × {seconds} s per scenario, {args.warmup} s warm-up",
         "customers": size["customers"],
