@@ -1,6 +1,7 @@
--- wrk script for bench/panel.py: every request loads the panel for a path picked at random
--- from the file the harness wrote (one path per line, given after `--`), and the results are
--- printed as one JSON line the harness reads.
+-- wrk script for bench/run.py: every request asks for a path picked at random from the file the
+-- harness wrote (one path per line, given after `--`); at the end, one JSON line with the counts
+-- and the whole latency histogram, so that the harness can merge the rounds of a scenario into
+-- exact percentiles.
 
 local paths = {}
 local next_id = 0
@@ -26,12 +27,16 @@ end
 
 function done(summary, latency, requests)
   local errors = summary.errors
+  -- latency(i) is the i-th distinct latency (microseconds) and how many requests took it.
+  local histogram = {}
+  for i = 1, #latency do
+    local value, count = latency(i)
+    histogram[#histogram + 1] = string.format("[%d,%d]", value, count)
+  end
   io.write(string.format(
     'BENCH_RESULT {"requests": %d, "duration_us": %d, "connect": %d, "read": %d, '
-      .. '"write": %d, "status": %d, "timeout": %d, "p50_us": %.0f, "p90_us": %.0f, '
-      .. '"p99_us": %.0f, "max_us": %.0f}\n',
+      .. '"write": %d, "status": %d, "timeout": %d, "histogram": [%s]}\n',
     summary.requests, summary.duration, errors.connect, errors.read, errors.write,
-    errors.status, errors.timeout, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max
+    errors.status, errors.timeout, table.concat(histogram, ",")
   ))
 end
