@@ -111,12 +111,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
             # No connection, or a lost one: the round trip fails at once, nothing to watch.
             return None
 
-    def _deadline(self, seconds=None):
+    def _deadline(self):
         fileno = self._socket()
         if fileno is None or not serving_request():
             return nullcontext()
+        seconds = db.round_trip_limit_now()
+        if seconds is None and settings.DATABASE_STATEMENT_TIMEOUT:
+            seconds = settings.DATABASE_STATEMENT_TIMEOUT + 1
         if seconds is None:
-            seconds = db.round_trip_limit_now() or settings.DATABASE_STATEMENT_TIMEOUT + 1
+            # DATABASE_STATEMENT_TIMEOUT = 0: no limit outside the panel.
+            return nullcontext()
         return watchdog.deadline(fileno, seconds)
 
     def _execute_with_deadline(self, execute, sql, params, many, context):
