@@ -23,7 +23,8 @@ All on this machine, traffic to 127.0.0.1 only:
   so that whatever else the machine does falls on all of them alike;
 - SQL statements per request counted in-process (Django's test client on the same database,
   CaptureQueriesContext, BEGIN/SAVEPOINT/COMMIT included), for a visitor's first load and a
-  repeat; gunicorn's worker memory (RSS) read from /proc after the last round.
+  repeat; gunicorn's CPU time per request and its workers' memory (RSS) after the last round,
+  both read from /proc.
 
 gunicorn is stopped on every exit path, errors, Ctrl-C and SIGTERM included.
 """
