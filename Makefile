@@ -51,7 +51,8 @@ screenshots: install-dev
 # PostgreSQL and Redis. `make bench` is a quick look (2,000 customers, 20,000 orders);
 # `make bench-full` the size of the targets (100,000 customers, 1,000,000 orders: a few minutes
 # of seeding the first time). Each size keeps a database of its own, seeded once and reused.
-# Options: make bench BENCH_ARGS="--duration 30 --json /tmp/bench.json".
+# Options: make bench BENCH_ARGS="--duration 30 --json /tmp/bench.json" (`--reseed` replaces a
+# seed of another size); see bench/run.py --help.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/crm_bench
 BENCH_FULL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/crm_bench_full
 

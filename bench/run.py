@@ -8,8 +8,9 @@ and print what the performance targets compare (`make bench`, `make bench-full`)
 All on this machine, traffic to 127.0.0.1 only:
 - the database in DATABASE_URL (PostgreSQL for real figures; SQLite for a quick look at small
   sizes): created if it is a missing PostgreSQL database, migrated, seeded by bench/seed.py
-  unless it already holds a bench seed of this size, which is reused. A database holding other
-  data is refused, never emptied;
+  unless it already holds a bench seed of this size, which is reused. A bench seed of another
+  size is emptied and seeded again only with --reseed (1M orders take minutes to seed); a
+  database holding other data is refused, never emptied;
 - the rows the panel writes (audit events, pushed visitor info) emptied and every visitor's
   "last seen" set back a day, so that every run starts from the same state;
 - two gunicorns with gunicorn.conf.py (workers not recycled during the run) and production
@@ -22,7 +23,8 @@ All on this machine, traffic to 127.0.0.1 only:
   so that whatever else the machine does falls on all of them alike;
 - SQL statements per request counted in-process (Django's test client on the same database,
   CaptureQueriesContext, BEGIN/SAVEPOINT/COMMIT included), for a visitor's first load and a
-  repeat; gunicorn's worker memory (RSS) read from /proc after the last round.
+  repeat; gunicorn's CPU time per request and its workers' memory (RSS) after the last round,
+  both read from /proc.
 
 gunicorn is stopped on every exit path, errors, Ctrl-C and SIGTERM included.
 """
@@ -81,6 +83,12 @@ def parse_args():
     )
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--json", type=Path, help="write the results to this file too")
+    parser.add_argument(
+        "--reseed",
+        action="store_true",
+        help="empty a database bench/run.py seeded at another size (or with an older seeder) "
+        "and seed it again",
+    )
     args = parser.parse_args()
     if args.duration < args.rounds:
         parser.error("--duration must give each round at least one second")
@@ -284,16 +292,8 @@ def build_scenarios(token, size):
     # Half the loads are the first page, as staff open it; the rest filter or page on.
     order_changelist = [changelist] * (len(statuses) + len(pages)) + statuses + pages
 
-    customers = list(
-        Customer.objects.filter(pk__in=rng.sample(range(1, size["customers"] + 1), 1000))
-        .order_by("pk")
-        .values_list("phone", flat=True)
-    )
-    order_numbers = list(
-        Order.objects.filter(pk__in=rng.sample(range(1, size["orders"] + 1), 1000))
-        .order_by("pk")
-        .values_list("number", flat=True)
-    )
+    customers = sample_values(rng, Customer, "phone")
+    order_numbers = sample_values(rng, Order, "number")
     # What staff type into the customer search: a phone, its last four digits (the caller read
     # them out), an order number.
     search = [
@@ -315,6 +315,16 @@ def build_scenarios(token, size):
         scenario("admin_order_changelist", order_changelist, changelist_marker, admin=True),
         scenario("admin_customer_search", search, changelist_marker, admin=True),
     ]
+
+
+def sample_values(rng, model, field, count=1000):
+    """`field` of up to `count` rows drawn at random (the seeder numbers rows without gaps)."""
+    from django.db.models import Max, Min
+
+    bounds = model.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    population = range(bounds["low"], bounds["high"] + 1)
+    pks = rng.sample(population, min(count, len(population)))
+    return list(model.objects.filter(pk__in=pks).order_by("pk").values_list(field, flat=True))
 
 
 def count_queries(scenario, staff):
@@ -779,12 +789,14 @@ def main():
         from django.core.management import call_command
         from django.db import connection
 
-        from bench.seed import NotABenchDatabase, ensure_seeded
+        from bench.seed import NotABenchDatabase, SeededDifferently, ensure_seeded
 
         call_command("migrate", verbosity=0)
         try:
-            size, reused = ensure_seeded(connection, args.customers, args.orders)
-        except (NotABenchDatabase, ValueError) as error:
+            size, reused = ensure_seeded(
+                connection, args.customers, args.orders, reseed=args.reseed
+            )
+        except (NotABenchDatabase, SeededDifferently, ValueError) as error:
             raise SystemExit(str(error)) from None
         # Production serves hashed static files from a manifest; the pages need it to render.
         call_command("collectstatic", interactive=False, verbosity=0)

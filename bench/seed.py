@@ -2,7 +2,7 @@
 and items in the shapes of a real shop, at any size, written with COPY on PostgreSQL (batched
 INSERTs elsewhere).
 
-The skew is what makes a benchmark honest: most customers have a few orders (about one in eight
+The skew is what makes a benchmark honest: most customers have a few orders (one in fifteen
 none), one in a thousand has hundreds (300 or more), an order holds one to four items, and a
 customer reaches support from one to three channels (about 1.5 visitor ids each). Orders are
 written in the order they were placed, as a shop's table fills, so that one customer's orders
@@ -80,6 +80,10 @@ class NotABenchDatabase(Exception):
     """The database holds data that bench/run.py did not seed: it is never emptied."""
 
 
+class SeededDifferently(Exception):
+    """The database holds a bench seed of another size, or from an older seeder."""
+
+
 def seeded_size(connection):
     """What `bench_seed` says the database was seeded with, or None."""
     if MARKER_TABLE not in connection.introspection.table_names():
@@ -90,11 +94,12 @@ def seeded_size(connection):
     return json.loads(row[0]) if row else None
 
 
-def ensure_seeded(connection, customers, orders, log=print):
+def ensure_seeded(connection, customers, orders, reseed=False, log=print):
     """The database's size record, seeding it first unless it already holds this size.
 
-    A database with customers or orders but no record is refused rather than emptied: the
-    harness runs on whatever DATABASE_URL names."""
+    A bench seed of another size is emptied and replaced only when `reseed` asks for it: a
+    million orders take minutes to seed again. A database with customers or orders but no
+    record is refused rather than emptied: the harness runs on whatever DATABASE_URL names."""
     size = seeded_size(connection)
     if size and (size["customers"], size["orders"], size["version"]) == (
         customers,
@@ -107,10 +112,17 @@ def ensure_seeded(connection, customers, orders, log=print):
         )
         return size, True
     if size:
-        log(
+        held = (
             f"The database holds a bench seed of {size['customers']:,} customers and "
-            f"{size['orders']:,} orders (version {size['version']}): emptying it."
+            f"{size['orders']:,} orders (seeder version {size['version']}; this one is "
+            f"{SEED_VERSION})"
         )
+        if not reseed:
+            raise SeededDifferently(
+                f"{held}. Ask for that size, use another database, or add --reseed to empty "
+                "it and seed it again."
+            )
+        log(f"{held}: emptying it.")
         call_command("flush", interactive=False, verbosity=0)
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE {MARKER_TABLE}")

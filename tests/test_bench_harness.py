@@ -132,10 +132,20 @@ def test_it_reuses_a_database_seeded_at_that_size(no_marker):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_reseeds_at_another_size(no_marker):
+def test_it_refuses_to_replace_a_seed_of_another_size(no_marker):
     seed.ensure_seeded(connection, 300, 1500, log=lambda _: None)
 
-    size, reused = seed.ensure_seeded(connection, 400, 2000, log=lambda _: None)
+    with pytest.raises(seed.SeededDifferently, match="--reseed"):
+        seed.ensure_seeded(connection, 400, 2000, log=lambda _: None)
+
+    assert (Customer.objects.count(), Order.objects.count()) == (300, 1500)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_reseeds_at_another_size_when_asked(no_marker):
+    seed.ensure_seeded(connection, 300, 1500, log=lambda _: None)
+
+    size, reused = seed.ensure_seeded(connection, 400, 2000, reseed=True, log=lambda _: None)
 
     assert not reused
     assert (Customer.objects.count(), Order.objects.count()) == (400, 2000)
