@@ -25,8 +25,6 @@ NGINX_SITE = ROOT / "deploy" / "nginx" / "crm.conf"
 # The sample site's host name: the load client sends it as Host and in TLS's SNI.
 SITE_HOST = "crm.example.com"
 AGENT_NAMES = ["小王", "小李", "阿杰", "Amy", "小陈", "Lily", "老周", "小吴"]
-# originType as Easemob sends it, per VisitorIdentity channel.
-ORIGIN_TYPES = {"web": "webim", "app": "app", "wechat": "weixin", "weibo": "weibo"}
 
 
 def free_port():
@@ -107,7 +105,11 @@ def setup_django(env, customers):
 
 
 def workbench_params(rng, visitor_im_id, channel, n):
-    """What Easemob's workbench sends with every panel load: system and session parameters."""
+    """What Easemob's workbench sends with every panel load: system and session parameters
+    (bench/run.py's scenarios too)."""
+    # originType as Easemob sends it, per channel: the simulator's table.
+    from iframe_panel.simulator import ORIGIN_TYPES
+
     agent = n % 50
     return {
         "easemobId": "107937",
@@ -120,7 +122,7 @@ def workbench_params(rng, visitor_im_id, channel, n):
         "email": f"agent{agent:02d}@kefu.example.com",
         "tenantId": "107937",
         "userId": f"{rng.getrandbits(64):016x}",
-        "originType": ORIGIN_TYPES.get(channel, "app"),
+        "originType": ORIGIN_TYPES.get(channel, ""),
         "techChannelName": "官网在线客服",
     }
 

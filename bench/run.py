@@ -57,13 +57,14 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import workbench_params  # noqa: E402
+
 LUA_SCRIPT = ROOT / "bench" / "run.lua"
 IFRAME_KEY = "bench-iframe-key"
 STAFF_USERNAME = "bench-staff"
 # Paths per scenario file: enough that no cache of a few thousand entries could hold them all,
 # few enough that each wrk thread reads its file in a moment.
 MAX_PATHS = 20_000
-AGENT_NAMES = ["小王", "小李", "阿杰", "Amy", "小陈", "Lily", "老周", "小吴"]
 ACCESS_STATUS = re.compile(r'"[A-Z]+ \S* HTTP/[\d.]+" (\d{3}) ')
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -202,27 +203,6 @@ def reset_panel_writes():
 
 
 # --- the paths each scenario requests -------------------------------------------------------------
-
-
-def workbench_params(rng, visitor_im_id, channel, n):
-    """What Easemob's workbench sends for a conversation: system and session/agent params."""
-    from iframe_panel.simulator import ORIGIN_TYPES
-
-    agent = n % 50
-    return {
-        "easemobId": "107937",
-        "visitorImId": visitor_im_id,
-        "to": "kefuchannelimid_845326",
-        "lang": "zh",
-        "ssid": f"{rng.getrandbits(128):032x}",
-        "agentId": f"{rng.getrandbits(64):016x}",
-        "agentName": f"{AGENT_NAMES[agent % len(AGENT_NAMES)]}{agent:02d}",
-        "email": f"agent{agent:02d}@kefu.example.com",
-        "tenantId": "107937",
-        "userId": f"{rng.getrandbits(64):016x}",
-        "originType": ORIGIN_TYPES.get(channel, ""),
-        "techChannelName": "官网在线客服",
-    }
 
 
 def panel_path(token, params, key=None):

@@ -26,6 +26,7 @@ from django.core.management.color import no_style
 from django.db import transaction
 from django.utils import timezone
 
+from bench.harness import AGENT_NAMES
 from customers.management.commands.seed_demo import (
     CARRIERS,
     CITIES,
@@ -72,7 +73,6 @@ NOTE_BODIES = [
     "对耳机音质不满意，建议换货。",
     "询问企业批量采购价格，已发报价单。",
 ]
-AGENT_NAMES = ["小王", "小李", "阿杰", "Amy", "小陈", "Lily", "老周", "小吴"]
 HISTORY_DAYS = 720
 
 
