@@ -22,6 +22,18 @@ class Missing(RuntimeError):
     """A server binary this machine does not have."""
 
 
+def start_or_skip(server_class):
+    """A private server for a test; a missing binary fails the test in CI and skips it elsewhere."""
+    import pytest
+
+    try:
+        return server_class()
+    except Missing as missing:
+        if os.environ.get("CI"):
+            pytest.fail(str(missing))
+        pytest.skip(str(missing))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.servers import ROOT, Gunicorn, Missing, PrivatePostgres, get, wait_for
+from tests.servers import ROOT, Gunicorn, PrivatePostgres, get, start_or_skip, wait_for
 
 TOKEN = "panel-token-for-tests-7Qm2x"
 VISITOR = "webim-visitor-FAULTS0000000001"
@@ -35,12 +35,7 @@ token.save()
 
 @pytest.fixture(scope="module")
 def postgres():
-    try:
-        server = PrivatePostgres()
-    except Missing as missing:
-        if os.environ.get("CI"):
-            pytest.fail(str(missing))
-        pytest.skip(str(missing))
+    server = start_or_skip(PrivatePostgres)
     server.start()
     yield server
     server.remove()

@@ -5,14 +5,13 @@ a stalled one (it accepts connections and never answers). The shared Redis is ne
 """
 
 import logging
-import os
 import time
 
 import pytest
 import redis
 from django.core.cache import cache
 
-from tests.servers import Missing, PrivateRedis
+from tests.servers import PrivateRedis, start_or_skip
 
 PANEL = "/panel/panel-token-for-tests-7Qm2x/"
 VISITOR = "webim-visitor-8K2FTG9QTYWRT8EYVJ7F"
@@ -34,12 +33,7 @@ def redis_settings(url, retry_interval=5):
 
 @pytest.fixture
 def private_redis():
-    try:
-        server = PrivateRedis()
-    except Missing as missing:
-        if os.environ.get("CI"):
-            pytest.fail(str(missing))
-        pytest.skip(str(missing))
+    server = start_or_skip(PrivateRedis)
     yield server, server.url
     server.remove()
 
