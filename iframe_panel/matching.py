@@ -61,9 +61,9 @@ def infer_channel(visitor_im_id, origin_type=""):
 
 
 def find_identity(visitor_im_id):
+    # The customer's tags are read only when their card is rendered (views._customer_html).
     identity = (
         VisitorIdentity.objects.select_related("customer")
-        .prefetch_related("customer__tags")
         .filter(visitor_im_id=visitor_im_id)
         .first()
     )
