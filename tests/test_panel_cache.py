@@ -418,6 +418,32 @@ def test_notes_added_and_deleted_in_the_admin_show(panel, staff_client, linked):
     assert notes(load(panel)[0]) == []
 
 
+def test_a_note_authors_new_name_shows(panel, staff_client, linked, django_user_model):
+    boss = django_user_model.objects.get(username="boss")
+    Note.objects.create(customer=linked, body="要开发票", author=boss)
+    assert "· boss<" in cached(panel)
+    url = reverse("admin:auth_user_change", args=[boss.pk])
+    data = change_form(staff_client, url)
+    data.update(first_name="美", last_name="王")
+    post_form(staff_client, url, data)
+
+    page, _ = load(panel)
+    assert "· 美 王<" in page
+    assert "· boss<" not in page
+
+
+def test_a_note_authors_deletion_shows(panel, staff_client, linked, django_user_model):
+    writer = django_user_model.objects.create_user("xiaomei", first_name="美", last_name="王")
+    Note.objects.create(customer=linked, body="要开发票", author=writer)
+    assert "· 美 王<" in cached(panel)
+    url = reverse("admin:auth_user_delete", args=[writer.pk])
+    post_form(staff_client, url, {"post": "yes"})
+
+    page, _ = load(panel)
+    assert notes(page) == ["要开发票"]
+    assert "美 王" not in page
+
+
 # --- orders ----------------------------------------------------------------------------------
 
 
@@ -614,8 +640,12 @@ def test_an_item_deleted_in_the_admin_goes(panel, staff_client, customer, visito
 
 def test_an_erasure_shows(panel, staff_client, linked):
     linked.tags.add(Tag.objects.create(name="VIP"))
+    order = Order.objects.get(number="SO-1001")
+    order.recipient, order.shipping_address = "张伟", "宁波市海曙区中山西路1号"
+    order.save()
     page = cached(panel)
     assert (name(page), tags(page)) == ("张伟", ["VIP"])
+    assert "宁波市海曙区中山西路1号" in page
     url = reverse("admin:customers_customer_erase_personal_data", args=[linked.pk])
     post_form(staff_client, url, {})
 
@@ -633,6 +663,8 @@ def test_an_erasure_shows(panel, staff_client, linked):
     assert tags(page) == []
     assert "138****8000" not in page
     assert "杭州云帆科技有限公司" not in page
+    assert "中山西路" not in page
+    # The orders stay, for the books.
     assert orders(page) == {"SO-1001": ("paid", "¥399.00")}
 
 
@@ -651,7 +683,9 @@ def redis_cache(url):
 
 def test_with_redis_down_a_change_still_shows(panel, api, linked, settings):
     settings.CACHES = redis_cache("redis://127.0.0.1:1/0")
+    # The second load is served from this process's fallback memory.
     assert name(cached(panel)) == "张伟"
+    assert cache.degraded
     response = api.put("/api/v1/customers/U1001/", {"name": "张大伟"}, format="json")
     assert response.status_code == 200
 
