@@ -106,7 +106,7 @@ def cached(panel, visitor_im_id=VISITOR, lang="zh"):
 def card(page):
     """The cached part of a page: the customer's card, summary, orders and notes list."""
     start = page.find('<section class="card customer" id="customer">')
-    end = page.find('<form class="panel-action" id="note-form"')
+    end = page.find("</section>", page.find('<section class="card" id="notes">'))
     assert start != -1 and end != -1, page
     return page[start:end]
 
@@ -564,6 +564,17 @@ def test_an_order_created_and_updated_through_the_api_shows(panel, api, linked):
     assert stats(page)[:2] == ["2", "¥549.00"]
 
 
+def test_an_order_moved_through_the_api_shows_on_both(panel, api, linked, other):
+    assert api.put("/api/v1/orders/SO-API/", ORDER, format="json").status_code == 201
+    assert "SO-API" in orders(cached(panel))
+    assert orders(cached(panel, OTHER_VISITOR)) == {}
+    response = api.put("/api/v1/orders/SO-API/", {**ORDER, "customer": "U2002"}, format="json")
+    assert response.status_code == 200
+
+    assert "SO-API" not in orders(load(panel)[0])
+    assert orders(load(panel, OTHER_VISITOR)[0]) == {"SO-API": ("paid", "¥100.00")}
+
+
 ORDERS_CSV = (
     "number,customer_external_id,status,product_name,quantity,unit_price\n"
     "SO-1001,U1001,shipped,无线蓝牙耳机 Pro,2,399\n"
@@ -599,6 +610,15 @@ def test_orders_written_by_the_admin_import_show(panel, staff_client, linked):
 
     page, _ = load(panel)
     assert orders(page) == {"SO-1001": ("shipped", "¥798.00"), "SO-3003": ("paid", "¥89.00")}
+
+
+def test_an_order_moved_by_the_admin_import_shows_on_both(panel, staff_client, linked, other):
+    assert "SO-1001" in orders(cached(panel))
+    assert orders(cached(panel, OTHER_VISITOR)) == {}
+    import_file(staff_client, "orders_order", "number,customer_external_id\nSO-1001,U2002\n")
+
+    assert orders(load(panel)[0]) == {}
+    assert orders(load(panel, OTHER_VISITOR)[0]) == {"SO-1001": ("paid", "¥399.00")}
 
 
 # --- items -----------------------------------------------------------------------------------
