@@ -106,11 +106,16 @@ class AuditEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
     Media = LongValuesMedia
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_fields(self, request, obj=None):
+        # Every field, the detail as a sentence in place of its code.
         return [
             "detail_sentence" if field.name == "detail" else field.name
             for field in self.model._meta.fields
+            if field.name != "id"
         ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
 
     def has_add_permission(self, request):
         return False
