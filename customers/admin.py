@@ -10,13 +10,13 @@ from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ImportExportMixin
 
 from orders.models import Order
 
 from . import personal_data
 from .models import Customer, Note, Tag, VisitorIdentity
 from .resources import CustomerResource, VisitorIdentityResource
+from .spreadsheet_admin import SpreadsheetImportExportMixin
 
 
 @admin.register(Tag)
@@ -69,7 +69,7 @@ class OrderInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ImportExportMixin, admin.ModelAdmin):
+class CustomerAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
     resource_classes = [CustomerResource]
     list_display = ["name", "phone", "email", "level", "company", "external_id", "created_at"]
     list_filter = ["level", "tags", "visitor_identities__channel", "gender", "created_at"]
@@ -224,7 +224,7 @@ class CustomerAdmin(ImportExportMixin, admin.ModelAdmin):
 
 
 @admin.register(VisitorIdentity)
-class VisitorIdentityAdmin(ImportExportMixin, admin.ModelAdmin):
+class VisitorIdentityAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
     resource_classes = [VisitorIdentityResource]
     list_display = ["visitor_im_id", "customer", "channel", "bound_via", "last_seen_at"]
     list_filter = ["channel", "bound_via"]

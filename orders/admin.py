@@ -5,7 +5,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from import_export.admin import ImportExportMixin
+
+from customers.spreadsheet_admin import SpreadsheetImportExportMixin
 
 from customers.models import Customer
 
@@ -56,7 +57,7 @@ def _status_action(status, label):
 
 
 @admin.register(Order)
-class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
+class OrderAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
     resource_classes = [OrderResource]
     list_display = ["number", "customer_link", "status", "total", "placed_at", "tracking_number"]
     list_filter = ["status", "placed_at", "carrier"]
