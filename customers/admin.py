@@ -7,14 +7,16 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from orders.models import Order
 
 from . import personal_data
-from .models import Customer, Note, Tag, VisitorIdentity
+from .models import Customer, FollowUp, Note, Tag, VisitorIdentity
 from .resources import CustomerResource, VisitorIdentityResource
 from .spreadsheet_admin import SpreadsheetImportExportMixin
 
@@ -42,6 +44,18 @@ class NoteInline(admin.StackedInline):
     @admin.display(description=_("written by"))
     def written_by(self, note):
         return note.written_by
+
+
+class FollowUpInline(admin.TabularInline):
+    model = FollowUp
+    extra = 0
+    fields = ["due_at", "what", "written_by", "done_at"]
+    readonly_fields = ["written_by", "done_at"]
+    ordering = ["done_at", "due_at"]
+
+    @admin.display(description=_("set by"))
+    def written_by(self, follow_up):
+        return follow_up.written_by
 
 
 class OrderInline(admin.TabularInline):
@@ -89,7 +103,7 @@ class CustomerAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
         (_("Business system"), {"fields": ["external_id", "remarks"]}),
         (_("History"), {"fields": ["created_at", "updated_at"]}),
     ]
-    inlines = [VisitorIdentityInline, NoteInline, OrderInline]
+    inlines = [FollowUpInline, VisitorIdentityInline, NoteInline, OrderInline]
     date_hierarchy = "created_at"
     list_per_page = 50
     # Counting every row of a large table on each page view is the slowest part of a
@@ -102,6 +116,8 @@ class CustomerAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
         for instance in instances:
             if isinstance(instance, Note) and not instance.pk:
                 instance.author = request.user
+            if isinstance(instance, FollowUp) and not instance.pk:
+                instance.created_by = request.user
             instance.save()
         for obj in formset.deleted_objects:
             obj.delete()
@@ -255,4 +271,86 @@ class NoteAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             obj.author = request.user
+        super().save_model(request, obj, form, change)
+
+
+class FollowUpStateFilter(admin.SimpleListFilter):
+    """What back-office staff look for: what is due (today or earlier), what is overdue."""
+
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("due", _("Due by today's end")),
+            ("overdue", _("Overdue")),
+            ("upcoming", _("Upcoming")),
+            ("open", _("Open")),
+            ("done", _("Done")),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        end_of_today = timezone.localtime(now).replace(hour=23, minute=59, second=59)
+        match self.value():
+            case "due":
+                return queryset.due_by(end_of_today)
+            case "overdue":
+                return queryset.due_by(now)
+            case "upcoming":
+                return queryset.open().filter(due_at__gt=end_of_today)
+            case "open":
+                return queryset.open()
+            case "done":
+                return queryset.exclude(done_at=None)
+        return queryset
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(admin.ModelAdmin):
+    list_display = ["due_at", "state", "customer", "what", "written_by", "done_at"]
+    list_display_links = ["due_at", "what"]
+    list_filter = [FollowUpStateFilter, "due_at"]
+    search_fields = ["what", "customer__name", "=customer__phone", "agent_name"]
+    list_select_related = ["customer", "created_by"]
+    autocomplete_fields = ["customer"]
+    readonly_fields = [
+        "created_at",
+        "created_by",
+        "agent_name",
+        "agent_id",
+        "ssid",
+        "done_at",
+        "done_by",
+        "done_by_agent",
+    ]
+    date_hierarchy = "due_at"
+    show_full_result_count = False
+    actions = ["mark_done"]
+
+    @admin.display(description=_("state"))
+    def state(self, follow_up):
+        if follow_up.done_at:
+            return _("Done")
+        return _("Overdue") if follow_up.overdue else _("Open")
+
+    @admin.display(description=_("set by"))
+    def written_by(self, follow_up):
+        return follow_up.written_by
+
+    @admin.action(description=_("Mark the selected follow-ups as done"))
+    def mark_done(self, request, queryset):
+        done = queryset.mark_done(user=request.user)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d follow-up marked as done.", "%(count)d follow-ups marked as done.", done
+            )
+            % {"count": done},
+            messages.SUCCESS,
+        )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
         super().save_model(request, obj, form, change)

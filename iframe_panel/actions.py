@@ -18,13 +18,13 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from customers.models import Customer, Note, VisitorIdentity
+from customers.models import Customer, FollowUp, Note, VisitorIdentity
 from customers.phones import normalize_phone
 from ops.db import round_trip_limit
 from orders.models import Order
 
 from . import ratelimit, signing, visitor_info
-from .forms import NewCustomerForm, NoteForm
+from .forms import FollowUpForm, NewCustomerForm, NoteForm
 from .masking import mask_email, mask_phone
 from .matching import bind, infer_channel
 from .models import AuditEvent
@@ -312,6 +312,44 @@ def note(action):
     )
     action.audit(AuditEvent.Action.NOTE, customer=customer)
     return json_response({"message": _("Note saved.")})
+
+
+@panel_action(AuditEvent.Action.FOLLOW_UP, "POST")
+def follow_up(action):
+    customer = action.customer()
+    if customer is None:
+        return json_error(400, _("Link the visitor to a customer before setting a follow-up."))
+    form = FollowUpForm(action.data)
+    if not form.is_valid():
+        fields = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+        return json_error(400, _("Please correct the fields below."), fields=fields)
+    form.instance.customer = customer
+    form.instance.agent_name = str(action.agent.get("name", ""))[:100]
+    form.instance.agent_id = str(action.agent.get("id", ""))[:100]
+    form.instance.ssid = action.ssid[:100]
+    form.save()
+    action.audit(AuditEvent.Action.FOLLOW_UP, customer=customer)
+    return json_response({"message": _("Follow-up set.")})
+
+
+@panel_action(AuditEvent.Action.FOLLOW_UP_DONE, "POST")
+def follow_up_done(action):
+    """Close one of the customer's open follow-ups: the page's token names the customer, so an
+    id of another customer's follow-up closes nothing."""
+    customer = action.customer()
+    try:
+        follow_up_id = int(action.data.get("follow_up", ""))
+    except ValueError:
+        follow_up_id = None
+    if customer is None or follow_up_id is None:
+        return json_error(400, _("Nothing to mark as done."))
+    done = FollowUp.objects.filter(pk=follow_up_id, customer=customer).mark_done(
+        agent_name=str(action.agent.get("name") or action.agent.get("id") or "")[:100]
+    )
+    if not done:
+        return json_error(409, _("This follow-up is already done. Reload the panel."))
+    action.audit(AuditEvent.Action.FOLLOW_UP_DONE, customer=customer, detail=str(follow_up_id))
+    return json_response({"message": _("Follow-up done.")})
 
 
 @panel_action(AuditEvent.Action.UNLINK, "POST")

@@ -46,6 +46,8 @@ class AuditEvent(models.Model):
         CREATE = "create", _("Created a customer")
         NOTE = "note", _("Added a note")
         UNLINK = "unlink", _("Unlinked a visitor")
+        FOLLOW_UP = "follow_up", _("Set a follow-up")
+        FOLLOW_UP_DONE = "follow_up_done", _("Marked a follow-up done")
 
     class Outcome(models.TextChoices):
         OK = "ok", _("Succeeded")

@@ -23,9 +23,9 @@ from markupsafe import Markup
 from customers.models import VisitorIdentity
 from ops.db import round_trip_limit
 
-from . import ratelimit, signing, visitor_info
-from .forms import NewCustomerForm
-from .matching import infer_channel, match_visitor
+from . import follow_ups, ratelimit, signing, visitor_info
+from .forms import FollowUpForm, NewCustomerForm
+from .matching import Match, find_identity, infer_channel, match_by_params
 from .models import AuditEvent
 from .params import ParamError, decode_params, parse_lang
 from .responses import (
@@ -138,19 +138,27 @@ def _panel(request, token, query, lang):
         return error_page(request, lang, 400, error.message, error.hint)
 
     visitor_im_id = params.visitor_im_id
+    # A known visitor's identity, customer, pushed info and open follow-up in one statement.
+    identity = find_identity(
+        visitor_im_id, annotations={**visitor_info.annotations(), **follow_ups.annotations()}
+    )
+    info = visitor_info.from_identity(identity) if identity else visitor_info.load(visitor_im_id)
     if params.custom:
-        info = visitor_info.merge(visitor_im_id, params.custom)
-    else:
-        info = visitor_info.load(visitor_im_id)
+        info = visitor_info.merge(visitor_im_id, params.custom, info=info)
     trusted = visitor_info.trusted(info)
     trusted.update({n: v.text for n, v in params.call.items() if not v.unverified})
     origin_type = params.session_text("originType")
-    match = match_visitor(
-        visitor_im_id,
-        trusted,
-        origin_type=origin_type,
-        exclude_customer_ids=info.unlinked_customer_ids if info else (),
-    )
+    if identity:
+        match = Match(customer=identity.customer, identity=identity, via="identity")
+        pending = follow_ups.from_identity(identity)
+    else:
+        match = match_by_params(
+            visitor_im_id,
+            trusted,
+            origin_type=origin_type,
+            exclude_customer_ids=info.unlinked_customer_ids if info else (),
+        )
+        pending = follow_ups.for_customer(match.customer) if match.customer else None
     customer = match.customer
 
     agent = {
@@ -206,6 +214,8 @@ def _panel(request, token, query, lang):
     }
     if customer:
         context["customer_html"] = _customer_html(customer, lang)
+        context["follow_ups"] = pending
+        context["follow_up_form"] = FollowUpForm()
     else:
         context["new_customer_form"] = NewCustomerForm(initial=_prefill(params, trusted))
     return frameable(render(request, "iframe_panel/panel.html", context, using="jinja2"))
@@ -244,7 +254,7 @@ def _customer_html(customer, lang):
         summary, orders = customer.orders_overview()
         card = {"customer": customer, "summary": summary, "orders": orders}
         parts = {
-            "card": get_template("iframe_panel/_customer.html", using="jinja2").render(card),
+            **_blocks("iframe_panel/_customer.html", card),
             "notes": get_template("iframe_panel/_notes.html", using="jinja2").render(
                 {"notes": customer.latest_notes()}
             ),
@@ -253,6 +263,15 @@ def _customer_html(customer, lang):
             cache.set(key, parts, seconds)
     # Rendered (and escaped) by our own templates above.
     return {name: Markup(html) for name, html in parts.items()}  # noqa: S704
+
+
+def _blocks(name, context):
+    """Each top-level block of a Jinja2 template, rendered on its own: {block name: HTML}."""
+    template = get_template(name, using="jinja2").template
+    return {
+        block: "".join(render(template.new_context(context)))
+        for block, render in template.blocks.items()
+    }
 
 
 def _prefill(params, trusted):

@@ -40,8 +40,8 @@ EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 # A load served from the cache: the identity with its customer, the visitor's pushed info, the
 # audit INSERT. A load that renders the card adds the orders (with the summary), their items,
 # the tags and the notes (with their authors).
-HIT = 3
-MISS = 7
+HIT = 2
+MISS = 6
 
 
 @pytest.fixture(autouse=True)
