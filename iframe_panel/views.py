@@ -173,14 +173,14 @@ def _panel(request, token, query, lang):
         "ssid": params.session_text("ssid"),
         "tenant_id": params.session_text("tenantId"),
     }
-    if match.bound:
-        audit(request, AuditEvent.Action.BIND, AuditEvent.Outcome.OK, detail=match.via, **who)
-    outcome = AuditEvent.Outcome.OK if customer else AuditEvent.Outcome.UNKNOWN
-    audit(request, AuditEvent.Action.VIEW, outcome, **who)
-
     channel = (
         match.identity.channel if match.identity else infer_channel(visitor_im_id, origin_type)
     )
+    if match.bound:
+        audit(request, AuditEvent.Action.BIND, AuditEvent.Outcome.OK, detail=match.via, **who)
+    outcome = AuditEvent.Outcome.OK if customer else AuditEvent.Outcome.UNKNOWN
+    audit(request, AuditEvent.Action.VIEW, outcome, channel=channel, **who)
+
     labels = _session_labels()
     context = {
         "html_lang": HTML_LANG[lang],
