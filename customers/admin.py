@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 
 from orders.models import Order
 
-from . import personal_data
+from . import personal_data, timeline
 from .models import Customer, FollowUp, Note, Tag, VisitorIdentity
 from .resources import CustomerResource, VisitorIdentityResource
 from .spreadsheet_admin import SpreadsheetImportExportMixin
@@ -141,6 +141,11 @@ class CustomerAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
                 name="customers_customer_export_personal_data",
             ),
             path(
+                "<int:pk>/timeline/",
+                view(self.timeline_view),
+                name="customers_customer_timeline",
+            ),
+            path(
                 "<int:pk>/personal-data/erase/",
                 view(self.erase_personal_data_view),
                 name="customers_customer_erase_personal_data",
@@ -180,6 +185,21 @@ class CustomerAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
         if not self.has_export_personal_data_permission(request):
             raise PermissionDenied
         return self._personal_data_response(request, get_object_or_404(Customer, pk=pk))
+
+    def timeline_view(self, request, pk):
+        """Conversations, notes, follow-ups and orders in one list, newest first."""
+        customer = get_object_or_404(Customer, pk=pk)
+        if not self.has_view_or_change_permission(request, customer):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Timeline of %(name)s") % {"name": customer.name},
+            "customer": customer,
+            "entries": timeline.timeline(customer),
+            "limit": timeline.LIMIT,
+        }
+        return TemplateResponse(request, "admin/customers/customer/timeline.html", context)
 
     def erase_personal_data_view(self, request, pk):
         """A confirmation page saying what goes and what stays; only its POST erases."""

@@ -23,7 +23,7 @@ from markupsafe import Markup
 from customers.models import VisitorIdentity
 from ops.db import round_trip_limit
 
-from . import follow_ups, ratelimit, signing, visitor_info
+from . import follow_ups, history, ratelimit, signing, visitor_info
 from .forms import FollowUpForm, NewCustomerForm
 from .matching import Match, find_identity, infer_channel, match_by_params
 from .models import AuditEvent
@@ -180,6 +180,7 @@ def _panel(request, token, query, lang):
         audit(request, AuditEvent.Action.BIND, AuditEvent.Outcome.OK, detail=match.via, **who)
     outcome = AuditEvent.Outcome.OK if customer else AuditEvent.Outcome.UNKNOWN
     audit(request, AuditEvent.Action.VIEW, outcome, channel=channel, **who)
+    contact_history = history.record(who["ssid"], visitor_im_id, customer, channel, agent)
 
     labels = _session_labels()
     context = {
@@ -215,6 +216,7 @@ def _panel(request, token, query, lang):
     if customer:
         context["customer_html"] = _customer_html(customer, lang)
         context["follow_ups"] = pending
+        context["history"] = contact_history
         context["follow_up_form"] = FollowUpForm()
     else:
         context["new_customer_form"] = NewCustomerForm(initial=_prefill(params, trusted))

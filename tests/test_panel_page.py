@@ -359,8 +359,8 @@ def test_a_first_load_with_pushed_parameters_needs_at_most_10_statements(client)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_known_visitors_panel_needs_6_statements(client):
+def test_a_known_visitors_panel_needs_7_statements(client):
     customer = Customer.objects.create(name="张伟", phone="13800138000")
     VisitorIdentity.objects.create(visitor_im_id=VISITOR, customer=customer)
     bulk_orders(customer, 300, "SO")
-    assert len(statements_of(client, {"visitorImId": VISITOR})) == 6
+    assert len(statements_of(client, {"visitorImId": VISITOR})) == 7
