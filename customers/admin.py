@@ -224,6 +224,7 @@ class CustomerAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
             "erased_name": personal_data.erased_name(customer.pk),
             "identity_count": customer.visitor_identities.count(),
             "note_count": customer.notes.count(),
+            "follow_up_count": customer.follow_ups.count(),
             "order_count": customer.orders.count(),
         }
         return TemplateResponse(
