@@ -138,9 +138,10 @@ class Customer(models.Model):
             kwargs["update_fields"] = {*kwargs["update_fields"], "revision"}
         super().save(*args, **kwargs)
 
-    def orders_overview(self, limit=10):
-        """The latest `limit` orders (items prefetched), and a summary of all the customer's
-        orders: count, amount spent (paid and not cancelled or refunded) and last order time.
+    def orders_overview(self, limit=10, annotations=None):
+        """The latest `limit` orders (items prefetched, `annotations` added), and a summary of
+        all the customer's orders: count, amount spent (paid and not cancelled or refunded) and
+        last order time.
 
         The summary rides on the latest orders as window aggregates, computed over all the
         customer's orders before the LIMIT: one query instead of an aggregate and a list, on
@@ -157,6 +158,7 @@ class Customer(models.Model):
                 all_count=Window(Count("pk")),
                 all_spent=Window(Sum(spending)),
                 all_last_placed_at=Window(Max("placed_at")),
+                **(annotations or {}),
             )
             .prefetch_related("items")
             .order_by("-placed_at", "-pk")[:limit]

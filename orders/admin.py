@@ -9,7 +9,8 @@ from django.utils.translation import ngettext
 from customers.models import Customer
 from customers.spreadsheet_admin import SpreadsheetImportExportMixin
 
-from .models import Order, OrderItem
+from . import replies
+from .models import Order, OrderItem, ReplyTemplate
 from .resources import OrderResource
 
 
@@ -102,3 +103,26 @@ class OrderAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         form.instance.recalculate_total()
+
+
+@admin.register(ReplyTemplate)
+class ReplyTemplateAdmin(admin.ModelAdmin):
+    """The sentences agents copy from the panel (Copy a reply), per order status and language."""
+
+    list_display = ["status", "language", "text", "updated_at"]
+    list_filter = ["language", "status"]
+    fields = ["status", "language", "text", "example"]
+    readonly_fields = ["example"]
+
+    @admin.display(description=_("example"))
+    def example(self, template):
+        """The reply for the latest order of this status, as the panel would offer it."""
+        order = (
+            Order.objects.filter(status=template.status)
+            .prefetch_related("items")
+            .order_by("-placed_at")
+            .first()
+        )
+        if not template.pk or order is None:
+            return "—"
+        return replies.render(template.text, order, template.language) or "—"

@@ -1,12 +1,15 @@
+import secrets
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q, Sum
+from django.db.models import F, Func, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
+
+from . import replies
 
 ZERO = Decimal("0.00")
 
@@ -175,3 +178,71 @@ class OrderItem(models.Model):
     @property
     def line_total(self):
         return (self.unit_price or ZERO) * (self.quantity or 0)
+
+
+def new_reply_revision():
+    """A fresh `ReplyTemplate.revision`: random, and small enough that the sum over every
+    template (what the panel's card cache is keyed on) fits in a 64-bit integer."""
+    return secrets.randbits(31)
+
+
+class ReplyTemplate(models.Model):
+    """The sentence an agent copies for an order of a status, in one language (Copy a reply)."""
+
+    class Language(models.TextChoices):
+        ZH_HANS = "zh-hans", _("Simplified Chinese")
+        EN = "en", _("English")
+
+    status = models.CharField(_("order status"), max_length=10, choices=Order.Status.choices)
+    language = models.CharField(_("language"), max_length=7, choices=Language.choices)
+    text = models.CharField(
+        _("reply"),
+        max_length=500,
+        validators=[replies.validate],
+        help_text=_(
+            "Placeholders in braces are replaced with the order's values: {number}, {status}, "
+            "{total}, {items}, {placed_date}, {paid_date}, {shipped_date}, {carrier}, "
+            "{tracking_number}."
+        ),
+    )
+    # Changes with every save: the panel's cached cards are keyed on the sum over all templates,
+    # so that an edit (or a deletion) shows on the next load of every customer.
+    revision = models.IntegerField(default=new_reply_revision, editable=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["status", "language"]
+        verbose_name = _("reply template")
+        verbose_name_plural = _("reply templates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status", "language"],
+                name="reply_template_unique_status_language",
+                violation_error_message=_("There is already a reply for this status and language."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_status_display()} ({self.get_language_display()})"
+
+    def save(self, *args, **kwargs):
+        self.revision = new_reply_revision()
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def text_for(cls, language):
+        """The text for the status of the order being read, as a subquery of an order query:
+        the panel reads the replies with the orders, in no statement of their own."""
+        same = cls.objects.filter(status=OuterRef("status"), language=language)
+        return Subquery(same.values("text")[:1])
+
+    @classmethod
+    def revision_sum(cls):
+        """The sum of every template's revision, as a subquery: it changes with any edit,
+        addition or deletion. SUM as a plain function, so that the ORM adds no GROUP BY."""
+        total = Func(F("revision"), function="SUM", output_field=models.BigIntegerField())
+        return Subquery(cls.objects.order_by().annotate(total=total).values("total")[:1])
+
+    @classmethod
+    def current_revision(cls):
+        return cls.objects.aggregate(total=Sum("revision"))["total"]
