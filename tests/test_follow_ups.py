@@ -96,7 +96,7 @@ def test_the_panel_shows_the_next_open_follow_up(client, visitor, customer):
     box = page[page.index('id="follow-ups"') : page.index('id="order-summary"')]
     assert "回电确认退款" in box
     assert "Overdue" in box
-    assert "Set by 王小明" in box
+    assert "Set by 王小明 · 1 more open" in box
     assert "1 more open" in box
     assert "以后再说" not in box
     assert "已经办完" not in page
