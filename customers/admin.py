@@ -331,7 +331,7 @@ class FollowUpStateFilter(admin.SimpleListFilter):
 class FollowUpAdmin(admin.ModelAdmin):
     list_display = ["due_at", "state", "customer", "what", "written_by", "done_at"]
     list_display_links = ["due_at", "what"]
-    list_filter = [FollowUpStateFilter, "due_at"]
+    list_filter = [FollowUpStateFilter]
     search_fields = ["what", "customer__name", "=customer__phone", "agent_name"]
     list_select_related = ["customer", "created_by"]
     autocomplete_fields = ["customer"]

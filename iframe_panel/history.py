@@ -41,6 +41,9 @@ def record(ssid, visitor_im_id, customer, channel, agent):
     """
     if not ssid and customer is None:
         return History()
+    # Stored and looked up the same way: a longer id (the panel takes values of up to
+    # PANEL_MAX_VALUE_LENGTH) would otherwise never be found, and be inserted again each time.
+    ssid = ssid[: Conversation._meta.get_field("ssid").max_length]
     scope = Q(visitor_im_id=visitor_im_id)
     if customer is not None:
         scope |= Q(customer=customer)

@@ -55,6 +55,14 @@ def test_it_records_a_conversation_once(client, visitor):
     assert not any(s.startswith(("INSERT", "UPDATE")) and "conversation" in s for s in statements)
 
 
+def test_a_long_session_id_is_recorded_once(client, visitor):
+    ssid = "S" * 150
+    load(client, ssid)
+    _, statements = load(client, ssid)
+    assert Conversation.objects.get().ssid == ssid[:100]
+    assert not any(s.startswith("INSERT") and "conversation" in s for s in statements)
+
+
 def test_a_load_without_an_ssid_records_nothing(client, visitor):
     load(client)
     assert not Conversation.objects.exists()

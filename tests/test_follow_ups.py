@@ -53,6 +53,16 @@ def test_an_agent_sets_a_follow_up(client, visitor, customer):
     assert AuditEvent.objects.filter(action="follow_up", customer=customer).exists()
 
 
+def test_a_follow_up_shows_on_the_next_load_of_a_cached_card(client, visitor):
+    tokens, page = open_panel(client, VISITOR)
+    _, page = open_panel(client, VISITOR)
+    assert 'class="follow-up' not in page
+    when = local_input(timezone.now() + timedelta(hours=3))
+    post(client, "follow-up", {**tokens, "due_at": when, "what": "下午回电"})
+    _, page = open_panel(client, VISITOR)
+    assert "下午回电" in page[page.index('id="follow-ups"') : page.index('id="order-summary"')]
+
+
 def test_it_refuses_a_time_that_has_passed(client, visitor):
     tokens, _ = open_panel(client, VISITOR)
     yesterday = timezone.now() - timedelta(days=1)
