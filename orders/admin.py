@@ -6,9 +6,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from customers.spreadsheet_admin import SpreadsheetImportExportMixin
-
 from customers.models import Customer
+from customers.spreadsheet_admin import SpreadsheetImportExportMixin
 
 from .models import Order, OrderItem
 from .resources import OrderResource
