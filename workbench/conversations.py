@@ -79,23 +79,25 @@ def _phone_question(phone):
     return _("Hi, my phone number is %(phone)s, can you check my orders?") % {"phone": phone}
 
 
-def caller_id(phone):
-    """A mainland mobile as the call workbench shows a caller: +86 139 1234 5678."""
-    if re.fullmatch(r"1\d{10}", phone):
-        return f"+86 {phone[:3]} {phone[3:7]} {phone[7:]}"
-    return phone
+_MAINLAND_MOBILE = re.compile(r"1\d{10}")
 
 
 def _spaced(phone):
-    """A mainland mobile as people type it in a chat: 139 1234 5678."""
-    if re.fullmatch(r"1\d{10}", phone):
+    """A mainland mobile as people write it: 139 1234 5678."""
+    if _MAINLAND_MOBILE.fullmatch(phone):
         return f"{phone[:3]} {phone[3:7]} {phone[7:]}"
     return phone
 
 
+def caller_id(phone):
+    """A mainland mobile as the call workbench shows a caller: +86 139 1234 5678."""
+    return f"+86 {_spaced(phone)}" if _MAINLAND_MOBILE.fullmatch(phone) else phone
+
+
 def call_params(phone):
     """The call parameters of an incoming call from `phone`, for the names the CRM is set to
-    read as call parameters (PANEL_CALL_PARAMS); `callerNumber` and `caller` are also phone
+    read as call parameters (PANEL_CALL_PARAMS). Easemob documents none of them: the names are
+    the setting's defaults, the values made up. `callerNumber` and `caller` are also phone
     parameters (PANEL_PHONE_PARAMS), so the panel finds the customer by them."""
     values = {
         "callId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"crm-simulator-call:{CALL_VISITOR}")),
