@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "customers",
     "orders",
     "iframe_panel",
+    # The workbench simulator (SIMULATOR_ENABLED below).
+    "workbench",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
