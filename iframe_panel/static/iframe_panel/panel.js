@@ -62,7 +62,7 @@
 
   // --- Actions: forms posted with the signed token; the answer's fragment swapped in place -----
   // Where the agent is looking: next to what they just did.
-  function showNotice(text, isError, near) {
+  function showNotice(text, isError, near, position) {
     var notice = document.getElementById("notice");
     if (!notice) {
       notice = document.createElement("p");
@@ -74,7 +74,7 @@
     notice.classList.toggle("error", Boolean(isError));
     notice.hidden = !text;
     if (near) {
-      near.insertAdjacentElement("afterend", notice);
+      near.insertAdjacentElement(position || "afterend", notice);
       notice.scrollIntoView({ block: "nearest" });
     }
   }
@@ -106,7 +106,7 @@
       bound.remove();
     }
     var head = fresh.querySelector("#customer, #unknown-visitor");
-    showNotice(body.message || "", false, head);
+    showNotice(body.message || "", false, head, "beforebegin");
     respot();
   }
 
