@@ -63,9 +63,14 @@ def overflow(page):
 @pytest.mark.parametrize("width", [280, 600])
 def test_the_panel_has_no_horizontal_overflow(page, live_server, known, width, screenshot):
     page.set_viewport_size({"width": width, "height": 900})
-    page.goto(panel_url(live_server, name="Jack" * 30, lang="zh"))
+    page.goto(panel_url(live_server, name="Jack" * 30, lang="zh", originType="webim"))
     page.locator("details.order").first.click()
     assert page.locator("h1").first.inner_text().startswith("欧阳娜娜")
+    chat = ["你好，在吗？", "我上周买的耳机还没到", "订单号 2026112400000001，电话 13800138000"]
+    for text in chat:
+        sync(page, text)
+    page.locator('#messages button.lookup-chip[data-value="2026112400000001"]').click()
+    expect(page.locator("#messages .lookup-result")).to_contain_text("顺丰速运")
     assert overflow(page) <= 0
     screenshot(page, f"panel-{width}.png")
 
@@ -282,3 +287,14 @@ def test_the_channel_is_named_in_the_panels_language(page, live_server, known):
     session = page.locator("#session")
     expect(session).to_contain_text("微信")
     assert "weixin" not in session.inner_text()
+
+
+def test_long_remarks_fold_until_clicked(page, live_server, known):
+    page.set_viewport_size({"width": 280, "height": 900})
+    page.goto(panel_url(live_server, lang="en"))
+    remarks = page.locator("dd.remarks")
+    folded = remarks.bounding_box()["height"]
+    expect(remarks).to_have_attribute("aria-expanded", "false")
+    remarks.click()
+    expect(remarks).to_have_attribute("aria-expanded", "true")
+    assert remarks.bounding_box()["height"] > 3 * folded

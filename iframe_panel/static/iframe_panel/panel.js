@@ -60,6 +60,30 @@
       });
   });
 
+  // --- Long remarks: folded to three lines until clicked (the fold is only CSS) --------------
+  function foldRemarks() {
+    panel.querySelectorAll("dd.remarks").forEach(function (remarks) {
+      remarks.classList.add("folded");
+      if (remarks.scrollHeight <= remarks.clientHeight) {
+        remarks.classList.remove("folded");
+        return;
+      }
+      remarks.tabIndex = 0;
+      remarks.setAttribute("aria-expanded", "false");
+    });
+  }
+  foldRemarks();
+
+  function unfold(event) {
+    var remarks = event.target.closest("dd.remarks.folded");
+    if (remarks && (event.type === "click" || event.key === "Enter")) {
+      remarks.classList.remove("folded");
+      remarks.setAttribute("aria-expanded", "true");
+    }
+  }
+  panel.addEventListener("click", unfold);
+  panel.addEventListener("keydown", unfold);
+
   // --- Actions: forms posted with the signed token; the answer's fragment swapped in place -----
   // Where the agent is looking: next to what they just did.
   function showNotice(text, isError, near, position) {
@@ -105,6 +129,7 @@
     if (bound) {
       bound.remove();
     }
+    foldRemarks();
     var head = fresh.querySelector("#customer, #unknown-visitor");
     showNotice(body.message || "", false, head, "beforebegin");
     respot();
