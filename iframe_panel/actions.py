@@ -337,7 +337,6 @@ def _swap_visitor(action, customer, message):
         customer,
         channel,
         info,
-        prefill=lambda: views._prefill({}, visitor_info.trusted(info)),
     )
     token = signing.make(
         action.visitor_im_id,

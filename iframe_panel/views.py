@@ -208,7 +208,8 @@ def _panel(request, token, query, lang):
             customer,
             channel,
             info,
-            prefill=lambda: _prefill(params.session, trusted),
+            session=params.session,
+            trusted=trusted,
         ),
     }
     return frameable(render(request, "iframe_panel/panel.html", context, using="jinja2"))
@@ -229,11 +230,12 @@ def _session(params):
     return rows
 
 
-def visitor_part(token, lang, visitor_im_id, customer, channel, info, prefill):
+def visitor_part(token, lang, visitor_im_id, customer, channel, info, session=None, trusted=None):
     """What `_visitor.html` shows: the customer's card and notes, or the unknown visitor's search
     and new-customer form, with the pushed values. The page renders it, and so do link, create
     and unlink (actions.py) to swap it in place: one rendering for both, so the panel after an
-    action and the next full load agree. `prefill` is called only for an unknown visitor."""
+    action and the next full load agree. An action has no session parameters and prefills the
+    new-customer form from the pushed values alone."""
     context = {
         "token": token,
         "visitor_im_id": visitor_im_id,
@@ -245,7 +247,9 @@ def visitor_part(token, lang, visitor_im_id, customer, channel, info, prefill):
     if customer:
         context["customer_html"] = _customer_html(customer, lang)
     else:
-        context["new_customer_form"] = NewCustomerForm(initial=prefill())
+        if trusted is None:
+            trusted = visitor_info.trusted(info)
+        context["new_customer_form"] = NewCustomerForm(initial=_prefill(session or {}, trusted))
     return context
 
 
