@@ -223,8 +223,9 @@ def test_a_note_keeps_the_synced_messages_and_a_revealed_phone(page, live_server
     assert Note.objects.get(customer=known).body == "客户说周六下午才方便收货"
 
 
-def test_a_phone_in_an_unknown_visitors_chat_leads_to_a_link(page, live_server, known):
+def test_a_phone_in_an_unknown_visitors_chat_leads_to_a_link(page, live_server, known, screenshot):
     visitor = "webim-visitor-E2ECHATPHONE00000001"
+    page.set_viewport_size({"width": 280, "height": 900})
     page.goto(panel_url(live_server, visitor=visitor, lang="en"))
     sync(page, "你好，我的手机是 138 0013 8000")
     messages = page.locator("#messages")
@@ -232,6 +233,8 @@ def test_a_phone_in_an_unknown_visitors_chat_leads_to_a_link(page, live_server, 
     messages.locator('button.lookup-chip[data-value="13800138000"]').click()
     found = messages.locator(f'.lookup-result li[data-customer="{known.pk}"]')
     expect(found).to_contain_text("138****8000")
+    assert overflow(page) <= 0
+    screenshot(page, "panel-chat-lookup-280.png")
     found.locator("button.link-customer").click()
     expect(page.locator("#customer h1")).to_contain_text("欧阳娜娜")
     expect(page.locator("#notice + #customer")).to_contain_text("欧阳娜娜")
