@@ -60,6 +60,13 @@ def infer_channel(visitor_im_id, origin_type=""):
     return VisitorIdentity.Channel.OTHER
 
 
+def channel_label(origin_type):
+    """The channel's name in the active language for Easemob's `originType` code (`webim`,
+    `weixin`, …), or "" for a code we do not know."""
+    channel = _ORIGIN_CHANNELS.get((origin_type or "").strip().lower())
+    return str(channel.label) if channel else ""
+
+
 def find_identity(visitor_im_id, annotations=None):
     """The visitor's identity with its customer, or None. `annotations` ride along in the same
     query: the panel reads the visitor's pushed info and the customer's open follow-up there

@@ -7,13 +7,14 @@ what to check.
 
 import functools
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import TooManyFieldsSent
 from django.shortcuts import render
-from django.template.loader import get_template
+from django.template.loader import get_template, render_to_string
 from django.utils import translation
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
@@ -27,7 +28,7 @@ from orders.models import ReplyTemplate
 
 from . import follow_ups, history, ratelimit, signing, visitor_info
 from .forms import FollowUpForm, NewCustomerForm
-from .matching import Match, find_identity, infer_channel, match_by_params
+from .matching import Match, channel_label, find_identity, infer_channel, match_by_params
 from .models import AuditEvent
 from .params import ParamError, decode_params, parse_lang
 from .responses import (
@@ -189,18 +190,14 @@ def _panel(request, token, query, lang):
     outcome = AuditEvent.Outcome.OK if customer else AuditEvent.Outcome.UNKNOWN
     audit(request, AuditEvent.Action.VIEW, outcome, channel=channel, **who)
     contact_history = history.record(who["ssid"], visitor_im_id, customer, channel, agent)
-
-    labels = _session_labels()
     context = {
         "html_lang": HTML_LANG[lang],
         "lang": lang,
         "token": token,
         "visitor_im_id": visitor_im_id,
-        "channel": VisitorIdentity.Channel(channel).label,
         "match": match,
         "customer": customer,
-        "visitor_info": visitor_info.entries(info),
-        "session": [(labels[n], params.session[n]) for n in labels if n in params.session],
+        "session": _session(params),
         "call": sorted(params.call.items()),
         "action_token": signing.make(
             visitor_im_id,
@@ -220,18 +217,88 @@ def _panel(request, token, query, lang):
             "frameOrigins": settings.PANEL_FRAME_ANCESTORS,
             "orderPattern": settings.PANEL_ORDER_NUMBER_PATTERN,
         },
+        **visitor_part(
+            token,
+            lang,
+            visitor_im_id,
+            customer,
+            channel,
+            info,
+            session=params.session,
+            trusted=trusted,
+            pending=pending,
+            contact_history=contact_history,
+            replies_revision=identity.replies_revision if identity else None,
+        ),
+    }
+    return frameable(render(request, "iframe_panel/panel.html", context, using="jinja2"))
+
+
+def _session(params):
+    """The session card's rows: Easemob's session parameters under their labels, the channel
+    (`originType`, a code such as `webim`) under its name in the panel's language."""
+    labels = _session_labels()
+    rows = []
+    for name in labels:
+        value = params.session.get(name)
+        if value is None:
+            continue
+        if name == "originType":
+            value = replace(value, text=channel_label(value.text) or value.text)
+        rows.append((labels[name], value))
+    return rows
+
+
+def visitor_part(
+    token,
+    lang,
+    visitor_im_id,
+    customer,
+    channel,
+    info,
+    session=None,
+    trusted=None,
+    pending=None,
+    contact_history=None,
+    replies_revision=None,
+):
+    """What `_visitor.html` shows: the customer's card, open follow-up, contact history and
+    notes, or the unknown visitor's search and new-customer form, with the pushed values. The
+    page renders it, and so do link, create, unlink and the follow-ups (actions.py) to swap it
+    in place: one rendering for both, so the panel after an action and the next full load
+    agree. An action has no session parameters and prefills the new-customer form from the
+    pushed values alone. The page passes what it read with the visitor's identity (`pending`,
+    `replies_revision`); an action leaves them to be read here."""
+    context = {
+        "token": token,
+        "visitor_im_id": visitor_im_id,
+        "customer": customer,
+        "channel": VisitorIdentity.Channel(channel).label,
+        "visitor_info": visitor_info.entries(info),
+        "masked_params": _masked_params(),
     }
     if customer:
-        replies_revision = (
-            identity.replies_revision if identity else ReplyTemplate.current_revision()
-        )
         context["customer_html"] = _customer_html(customer, lang, replies_revision)
-        context["follow_ups"] = pending
-        context["history"] = contact_history
+        context["follow_ups"] = pending or follow_ups.for_customer(customer)
+        context["history"] = contact_history or history.History()
         context["follow_up_form"] = FollowUpForm()
     else:
-        context["new_customer_form"] = NewCustomerForm(initial=_prefill(params, trusted))
-    return frameable(render(request, "iframe_panel/panel.html", context, using="jinja2"))
+        if trusted is None:
+            trusted = visitor_info.trusted(info)
+        context["new_customer_form"] = NewCustomerForm(initial=_prefill(session or {}, trusted))
+    return context
+
+
+def render_visitor_part(context):
+    return render_to_string("iframe_panel/_visitor.html", context, using="jinja2")
+
+
+def _masked_params():
+    """Pushed parameters shown masked until the agent asks (and the reveal is audited), as the
+    card's phone and email are: name -> "phone" or "email"."""
+    masked = dict.fromkeys(settings.PANEL_PHONE_PARAMS, "phone")
+    masked.update(dict.fromkeys(settings.PANEL_EMAIL_PARAMS, "email"))
+    return masked
 
 
 @functools.cache
@@ -242,6 +309,7 @@ def _card_version():
     here = Path(__file__).resolve().parent
     sources = [
         here / "jinja2" / "iframe_panel" / "_customer.html",
+        here / "jinja2" / "iframe_panel" / "_orders.html",
         here / "jinja2" / "iframe_panel" / "_notes.html",
         here / "jinja_env.py",
         here / "masking.py",
@@ -254,8 +322,8 @@ def _card_version():
     return digest.hexdigest()[:12]
 
 
-def _customer_html(customer, lang, replies_revision):
-    """The customer's card, order summary, recent orders and notes, rendered once per revision
+def _customer_html(customer, lang, replies_revision=None):
+    """The customer's card, order summary and recent orders, and notes, rendered once per revision
     of the customer and language, and cached under both: the same agents switch back and forth
     between the same few conversations all day. A change to the customer or to anything of
     theirs changes the revision (Customer.revision), so the next load renders afresh whatever
@@ -263,10 +331,12 @@ def _customer_html(customer, lang, replies_revision):
     same page.
 
     Each order carries a copy-ready reply from the staff's reply templates: the key carries
-    their revision too (`replies_revision`, ReplyTemplate.revision_sum), so that an edit shows
-    on the next load of every customer. Read with the visitor's identity, it costs no
-    statement; touching every customer instead would rewrite every row of the table on each
+    their revision too (`replies_revision`, ReplyTemplate.revision_sum; read here if None), so
+    that an edit shows on the next load of every customer. Read with the visitor's identity, it
+    costs no statement; touching every customer instead would rewrite every row of the table on each
     edit (measured: 3.1 s for 100,000 customers, every row locked meanwhile)."""
+    if replies_revision is None:
+        replies_revision = ReplyTemplate.current_revision()
     key = (
         f"panel:customer:{customer.pk}:{customer.revision}:{lang}:{_card_version()}"
         f":{replies_revision}"
@@ -282,7 +352,9 @@ def _customer_html(customer, lang, replies_revision):
             order.reply = replies.render(order.reply_template, order, language)
         card = {"customer": customer, "summary": summary, "orders": orders}
         parts = {
-            **_blocks("iframe_panel/_customer.html", card),
+            # The card and the orders apart: synced messages go between them (_visitor.html).
+            "card": get_template("iframe_panel/_customer.html", using="jinja2").render(card),
+            "orders": get_template("iframe_panel/_orders.html", using="jinja2").render(card),
             "notes": get_template("iframe_panel/_notes.html", using="jinja2").render(
                 {"notes": customer.latest_notes()}
             ),
@@ -293,21 +365,13 @@ def _customer_html(customer, lang, replies_revision):
     return {name: Markup(html) for name, html in parts.items()}  # noqa: S704
 
 
-def _blocks(name, context):
-    """Each top-level block of a Jinja2 template, rendered on its own: {block name: HTML}."""
-    template = get_template(name, using="jinja2").template
-    return {
-        block: "".join(render(template.new_context(context)))
-        for block, render in template.blocks.items()
-    }
-
-
-def _prefill(params, trusted):
+def _prefill(session, trusted):
     """A new customer's fields from what is known about the visitor: Easemob's own name and
-    nickname for them, and what their app pushed. Never the agent's `email`."""
+    nickname for them (`session`, empty when an action renders the form), and what their app
+    pushed. Never the agent's `email`."""
 
     def verified_session(name):
-        value = params.session.get(name)
+        value = session.get(name)
         return value.text if value and not value.unverified else ""
 
     def first(names):

@@ -4,6 +4,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Func, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -239,10 +240,13 @@ class ReplyTemplate(models.Model):
     @classmethod
     def revision_sum(cls):
         """The sum of every template's revision, as a subquery: it changes with any edit,
-        addition or deletion. SUM as a plain function, so that the ORM adds no GROUP BY."""
+        addition or deletion. SUM as a plain function, so that the ORM adds no GROUP BY; 0 when
+        there are none."""
         total = Func(F("revision"), function="SUM", output_field=models.BigIntegerField())
-        return Subquery(cls.objects.order_by().annotate(total=total).values("total")[:1])
+        subquery = Subquery(cls.objects.order_by().annotate(total=total).values("total")[:1])
+        return Coalesce(subquery, 0, output_field=models.BigIntegerField())
 
     @classmethod
     def current_revision(cls):
-        return cls.objects.aggregate(total=Sum("revision"))["total"]
+        """The same sum, read on its own."""
+        return cls.objects.aggregate(total=Sum("revision"))["total"] or 0

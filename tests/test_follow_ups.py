@@ -44,6 +44,8 @@ def test_an_agent_sets_a_follow_up(client, visitor, customer):
     response = post(client, "follow-up", data)
     assert response.status_code == 200
     assert response.json()["message"] == "Follow-up set."
+    # The panel's visitor part, swapped in place: the new follow-up shows at once.
+    assert "回电确认退款" in response.json()["visitor"]
     follow_up = FollowUp.objects.get()
     assert follow_up.customer == customer
     assert follow_up.what == "回电确认退款"
