@@ -1,3 +1,5 @@
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, Count, DecimalField, F, Max, Q, Sum, When, Window
@@ -9,6 +11,21 @@ from .phones import normalize_phone
 # Easemob's visitor ids differ by channel (IM ids, WeChat openids, Weibo fan ids, WeCom user
 # ids); all are far shorter than this, which also bounds what a URL may ask us to look up.
 VISITOR_IM_ID_MAX_LENGTH = 255
+
+
+def new_revision():
+    """A fresh value for `Customer.revision`. Random rather than counted: two writers that read
+    the same revision and bump it at once still leave a value neither of them saw before."""
+    return secrets.randbits(62)
+
+
+class CustomerQuerySet(models.QuerySet):
+    def touch(self):
+        """Record that these customers' data changed: their record, tags, notes, orders or
+        items. What was derived from the old revision (the panel's cached customer card) is no
+        longer used. `save()` and the signals in `revisions.py` do this; a write that bypasses
+        them (`bulk_create`, `bulk_update`, `update()`) calls it itself, after the write."""
+        return self.update(revision=new_revision())
 
 
 class Tag(models.Model):
@@ -66,6 +83,12 @@ class Customer(models.Model):
     remarks = models.TextField(_("remarks"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Changes with every change to the customer or to what belongs to them (tags, notes, orders,
+    # items): a cache of anything derived from them is keyed on it, so that a change shows on
+    # the very next read however it was written, with or without the cache server.
+    revision = models.BigIntegerField(_("revision"), default=new_revision, editable=False)
+
+    objects = CustomerQuerySet.as_manager()
 
     # Cleared when the customer's personal data is erased (the name becomes a placeholder, the
     # gender unknown and the tags go too). The level and the creation time say nothing about
@@ -110,6 +133,9 @@ class Customer(models.Model):
 
     def save(self, *args, **kwargs):
         self.clean()
+        self.revision = new_revision()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "revision"}
         super().save(*args, **kwargs)
 
     def orders_overview(self, limit=10):

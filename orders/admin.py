@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ImportExportMixin
 
+from customers.models import Customer
+
 from .models import Order, OrderItem
 from .resources import OrderResource
 
@@ -29,11 +31,14 @@ def _status_action(status, label):
     def action(modeladmin, request, queryset):
         now = timezone.now()
         with transaction.atomic():
+            customer_ids = set(queryset.values_list("customer_id", flat=True))
             queryset.update(status=status, updated_at=now)
             if status in (Order.Status.PAID, Order.Status.SHIPPED, Order.Status.COMPLETED):
                 queryset.filter(paid_at__isnull=True).update(paid_at=now)
             if status in (Order.Status.SHIPPED, Order.Status.COMPLETED):
                 queryset.filter(shipped_at__isnull=True).update(shipped_at=now)
+            # update() sends no signals (orders/revisions.py).
+            Customer.objects.filter(pk__in=customer_ids).touch()
         count = queryset.count()
         modeladmin.message_user(
             request,

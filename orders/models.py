@@ -94,12 +94,23 @@ class Order(models.Model):
             models.Index(fields=["-placed_at"], name="order_placed_idx"),
         ]
 
+    # Which customer the order belonged to when read: a save that moves it to another customer
+    # changes both customers' revisions (orders/revisions.py).
+    loaded_customer_id = None
+
     def __str__(self):
         return self.number
 
     def save(self, *args, **kwargs):
         self.recalculate_total(save=False)
         super().save(*args, **kwargs)
+        self.loaded_customer_id = self.customer_id
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        order = super().from_db(db, field_names, values)
+        order.loaded_customer_id = order.__dict__.get("customer_id")
+        return order
 
     def items_subtotal(self):
         if not self.pk:
@@ -118,6 +129,8 @@ class Order(models.Model):
         self.total = max(self.items_subtotal() + self.shipping_fee - self.discount, ZERO)
         if save and self.pk:
             Order.objects.filter(pk=self.pk).update(total=self.total, updated_at=timezone.now())
+            # After the new total, not only after the item that changed it (orders/revisions.py).
+            Customer.objects.filter(pk=self.customer_id).touch()
         return self.total
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from customers.models import Customer
+from customers.models import Customer, new_revision
 from customers.resources import (
     CustomerResource,
     TextWidget,
@@ -167,12 +167,12 @@ class Command(ImportCommand):
             self.counts["updated"] += len(updates)
             if not self.errors:
                 Customer.objects.bulk_create(creates)
-                now = timezone.now()
+                now, revision = timezone.now(), new_revision()
                 for customer in updates:
-                    customer.updated_at = now
+                    customer.updated_at, customer.revision = now, revision
                 if updates:
                     Customer.objects.bulk_update(
-                        updates, [f.attribute for f in fields] + ["updated_at"]
+                        updates, [f.attribute for f in fields] + ["updated_at", "revision"]
                     )
             progress.update(len(batch))
 

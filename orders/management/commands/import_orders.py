@@ -102,6 +102,9 @@ class Command(ImportCommand):
         ]
         OrderItem.objects.bulk_create(items)
         self.counts["items"] += len(items)
+        # bulk_create and bulk_update send no signals (orders/revisions.py).
+        changed = {o.customer_id for o in (*creates, *updates, *replace_items)}
+        Customer.objects.filter(pk__in=changed).touch()
 
     def summary(self, row_count, seconds):
         return _(
