@@ -1,13 +1,17 @@
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
@@ -16,6 +20,7 @@ from orders.models import Order
 
 from . import personal_data
 from .models import Customer, Note, Tag, VisitorIdentity
+from .phones import LastDigits, last_digits, looks_like_phone, normalize_phone
 from .resources import CustomerResource, VisitorIdentityResource
 
 
@@ -68,19 +73,115 @@ class OrderInline(admin.TabularInline):
         return format_html('<a href="{}">{}</a>', url, order.number)
 
 
+def matching_customers(term):
+    """The ids of the customers a search term may mean, as one query that the changelist
+    filters on (`pk__in`): each branch is an indexed lookup, none a join, so no DISTINCT and
+    no scan of the customers for what staff type most (a caller's phone, its last four digits,
+    an order number).
+
+    A phone is matched in any written form (`+86 139 1234 5678`, `139-1234-5678`), as the
+    panel's search does (customers.phones.normalize_phone); four digits alone are the last
+    four of a phone (尾号). Names are matched anywhere in the name or nickname, and only for a
+    term with letters in it: that branch reads all the names (about 25 ms at 100,000
+    customers on PostgreSQL). A trigram index would not help: Chinese names are two or three
+    characters, and a two-character term has no trigram to look up.
+    """
+    branches = [
+        Customer.objects.filter(external_id=term).values("pk"),
+        VisitorIdentity.objects.filter(visitor_im_id=term).values("customer_id"),
+        # Order numbers are written in capitals; staff may not type them so.
+        Order.objects.filter(number__in={term, term.upper()}).values("customer_id"),
+    ]
+    if looks_like_phone(term):
+        digits = last_digits(term)
+        if digits:
+            branches.append(
+                Customer.objects.alias(last=LastDigits("phone")).filter(last=digits).values("pk")
+            )
+        elif len(normalize_phone(term)) >= 5:
+            branches.append(Customer.objects.filter(phone=normalize_phone(term)).values("pk"))
+    elif "@" in term:
+        # Emails are stored in lower case (Customer.clean).
+        branches.append(Customer.objects.filter(email=term.lower()).values("pk"))
+    else:
+        names = Q(name__icontains=term) | Q(nickname__icontains=term)
+        branches.append(Customer.objects.filter(names).values("pk"))
+    first, *others = (branch.order_by() for branch in branches)
+    return first.union(*others, all=True)
+
+
+class ChannelListFilter(admin.SimpleListFilter):
+    """Customers with a visitor id on a channel, through a subquery: the related-field filter
+    joins the identities and needs a DISTINCT over every customer it finds."""
+
+    title = _("channel")
+    parameter_name = "visitor_identities__channel"
+
+    def lookups(self, request, model_admin):
+        return VisitorIdentity.Channel.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in VisitorIdentity.Channel.values:
+            identities = VisitorIdentity.objects.filter(channel=self.value())
+            return queryset.filter(pk__in=identities.values("customer_id"))
+        return queryset
+
+
+class TagListFilter(admin.SimpleListFilter):
+    """Customers with a tag, through a subquery, for the same reason as ChannelListFilter."""
+
+    title = _("tags")
+    parameter_name = "tags__id__exact"
+
+    def lookups(self, request, model_admin):
+        return [(str(pk), name) for pk, name in Tag.objects.values_list("pk", "name")]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            tagged = Customer.tags.through.objects.filter(tag_id=int(self.value()))
+            return queryset.filter(pk__in=tagged.values("customer_id"))
+        return queryset
+
+
+class CustomerChangeList(ChangeList):
+    def get_results(self, request):
+        """The page's customers, each with the summary of their orders: one grouped query
+        for the rows shown, whatever the list is sorted or filtered by."""
+        super().get_results(request)
+        customers = list(self.result_list)  # fills the page's cache; the template reuses it
+        summaries = Order.objects.summaries(customer.pk for customer in customers)
+        for customer in customers:
+            customer.order_summary = summaries.get(customer.pk, {})
+
+
+def truncated(value):
+    """A long text cut to its column's width (customers/admin.css), whole on hover."""
+    if not value:
+        return ""
+    return format_html('<span class="crm-truncate" title="{}">{}</span>', value, value)
+
+
 @admin.register(Customer)
 class CustomerAdmin(ImportExportMixin, admin.ModelAdmin):
     resource_classes = [CustomerResource]
-    list_display = ["name", "phone", "email", "level", "company", "external_id", "created_at"]
-    list_filter = ["level", "tags", "visitor_identities__channel", "gender", "created_at"]
-    search_fields = [
-        "name",
-        "nickname",
-        "=phone",
-        "email",
-        "=external_id",
-        "=visitor_identities__visitor_im_id",
+    list_display = [
+        "display_name",
+        "phone",
+        "display_email",
+        "level",
+        "display_company",
+        "external_id",
+        "order_count",
+        "amount_spent",
+        "last_order",
     ]
+    list_filter = ["level", TagListFilter, ChannelListFilter, "gender", "created_at"]
+    # The search itself is get_search_results; a non-empty list shows the search box.
+    search_fields = ["phone"]
+    search_help_text = _(
+        "A phone in any form or its last four digits, an order number, an email, an external "
+        "ID, a visitor ID or a name."
+    )
     filter_horizontal = ["tags"]
     readonly_fields = ["created_at", "updated_at"]
     fieldsets = [
@@ -90,12 +191,51 @@ class CustomerAdmin(ImportExportMixin, admin.ModelAdmin):
         (_("History"), {"fields": ["created_at", "updated_at"]}),
     ]
     inlines = [VisitorIdentityInline, NoteInline, OrderInline]
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its links cost a MIN/MAX and a DISTINCT over the customers found on
+    # every load (0.2–0.3 s each at 100,000 customers); the "created" filter does the job.
     list_per_page = 50
     # Counting every row of a large table on each page view is the slowest part of a
     # changelist; the paginator still works without the total.
     show_full_result_count = False
     actions = ["export_personal_data", "erase_personal_data"]
+
+    class Media:
+        css = {"all": ["customers/admin.css"]}
+
+    def get_changelist(self, request, **kwargs):
+        return CustomerChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(pk__in=matching_customers(term)), False
+
+    @admin.display(description=_("name"), ordering="name")
+    def display_name(self, customer):
+        return truncated(customer.name)
+
+    @admin.display(description=_("email"), ordering="email")
+    def display_email(self, customer):
+        return truncated(customer.email)
+
+    @admin.display(description=_("company"), ordering="company")
+    def display_company(self, customer):
+        return truncated(customer.company)
+
+    @admin.display(description=_("orders"))
+    def order_count(self, customer):
+        return customer.order_summary.get("count", 0)
+
+    @admin.display(description=_("amount spent"))
+    def amount_spent(self, customer):
+        spent = customer.order_summary.get("spent")
+        return number_format(spent, 2, force_grouping=True) if spent is not None else "–"
+
+    @admin.display(description=_("last order"))
+    def last_order(self, customer):
+        placed_at = customer.order_summary.get("last_placed_at")
+        return timezone.localdate(placed_at) if placed_at else "–"
 
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)
