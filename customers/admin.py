@@ -1,6 +1,7 @@
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
@@ -13,6 +14,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.formats import number_format
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
@@ -22,6 +24,21 @@ from . import personal_data
 from .models import Customer, Note, Tag, VisitorIdentity
 from .phones import LastDigits, last_digits, looks_like_phone, normalize_phone
 from .resources import CustomerResource, VisitorIdentityResource
+
+
+class PlainActionCheckbox:
+    """The row checkbox of a changelist written as HTML: Django renders a form widget's
+    template for each row, a fifth of a 50-row list's CPU time (measured on the order list),
+    for the same markup."""
+
+    def action_checkbox(self, obj):
+        label = gettext("Select this object for an action - {}")
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            ACTION_CHECKBOX_NAME,
+            obj.pk,
+            format_html(label, str(obj)),
+        )
 
 
 @admin.register(Tag)
@@ -162,7 +179,7 @@ def truncated(value):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ImportExportMixin, admin.ModelAdmin):
+class CustomerAdmin(PlainActionCheckbox, ImportExportMixin, admin.ModelAdmin):
     resource_classes = [CustomerResource]
     list_display = [
         "display_name",
