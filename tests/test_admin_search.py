@@ -299,3 +299,13 @@ def test_estimated_count_is_exact_up_to_its_limit(caller, make_order):
         assert beyond >= 3  # the planner's estimate, never fewer than counted
     else:
         assert beyond == 5
+
+
+def test_order_form_customer_autocomplete_uses_the_same_search(staff_client, caller, others, en):
+    response = staff_client.get(
+        reverse("admin:autocomplete"),
+        {"term": "5678", "app_label": "orders", "model_name": "order", "field_name": "customer"},
+        **en,
+    )
+    assert response.status_code == 200
+    assert [row["id"] for row in response.json()["results"]] == [str(caller.pk)]
