@@ -65,6 +65,7 @@ def main():
     from django.conf import settings
     from django.core.management import call_command
 
+    call_command("migrate", verbosity=0)
     # Production serves hashed static files from a manifest; the pages need it to render.
     call_command("collectstatic", interactive=False, verbosity=0)
     from django.db import connection

@@ -66,6 +66,7 @@ STAFF_USERNAME = "bench-staff"
 # Paths per scenario file: enough that no cache of a few thousand entries could hold them all,
 # few enough that each wrk thread reads its file in a moment.
 MAX_PATHS = 20_000
+REPEAT_VISITORS = 80
 ACCESS_STATUS = re.compile(r'"[A-Z]+ \S* HTTP/[\d.]+" (\d{3}) ')
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -193,7 +194,9 @@ def ensure_staff_user():
 
 
 def reset_panel_writes():
-    """Empty what earlier loads of the panel wrote, so that runs compare."""
+    """Empty what earlier loads of the panel wrote, so that runs compare: the audit log, the
+    pushed visitor info and the cache (the customers' rendered cards among it)."""
+    from django.core.cache import cache
     from django.core.management.color import no_style
     from django.db import connection
     from django.utils import timezone
@@ -201,6 +204,7 @@ def reset_panel_writes():
     from customers.models import VisitorIdentity
     from iframe_panel.models import AuditEvent, VisitorInfo
 
+    cache.clear()  # the bench's own Redis database (--cache-url)
     tables = [AuditEvent._meta.db_table, VisitorInfo._meta.db_table]
     with connection.cursor() as cursor:
         for statement in connection.ops.sql_flush(no_style(), tables):
@@ -296,6 +300,10 @@ def build_scenarios(token, size):
         scenario("seed_sample_one_connection", sample, known[0][2], connections=1),
         scenario("panel_matched", matched, known[0][2]),
         scenario("panel_matched_one_connection", matched, known[0][2], connections=1),
+        # Agents switching back and forth between the conversations they have open: 16 agents
+        # with 5 each, the same 80 visitors all run long. panel_matched draws from 20,000, so
+        # that most of its loads are a conversation's first (the customer's card rendered).
+        scenario("panel_repeat", matched[3 : 3 + REPEAT_VISITORS], known[3][2]),
         scenario("panel_heavy", heavy_paths, heavy[0][2]),
         scenario("panel_cmd_params", pushed, known[1][2]),
         scenario("panel_encrypted", encrypted, known[2][2], server="encrypted"),
@@ -642,7 +650,10 @@ def targets(results, rss):
         "panel_cmd_params",
     )
     if all(name in r for name in panel):
-        matched_sql, heavy_sql = r["panel_matched"]["sql"], r["panel_heavy"]["sql"]
+        # A first load renders the customer's card; a repeat finds it cached
+        # (iframe_panel/views.py).
+        matched_sql = (r["panel_matched"]["sql_first"], r["panel_matched"]["sql"])
+        heavy_sql = (r["panel_heavy"]["sql_first"], r["panel_heavy"]["sql"])
         connections = r["panel_matched"]["connections"]
         rows += [
             (
@@ -683,10 +694,10 @@ def targets(results, rss):
                 ratio("panel_cmd_params", "seed_sample") >= 0.35,
             ),
             (
-                "SQL per panel render, panel_matched and panel_heavy",
-                f"{matched_sql} and {heavy_sql}",
+                "SQL per panel load (first; repeat), panel_matched and panel_heavy",
+                "{}; {} and {}; {}".format(*matched_sql, *heavy_sql),
                 "≤ 8, the same",
-                matched_sql == heavy_sql <= 8,
+                matched_sql == heavy_sql and max(matched_sql) <= 8,
             ),
             (
                 "SQL, first load with pushed parameters",

@@ -281,6 +281,7 @@ def _write_customers(connection, rng, now, first, customers, tags):
                     rng.choice(REMARKS),
                     created,
                     now - timedelta(days=rng.randrange(0, 30)),
+                    rng.getrandbits(62),  # revision
                 )
             )
             for tag in rng.sample(tags, k=rng.choice((0, 1, 1, 2))):

@@ -262,6 +262,10 @@ PANEL_CALL_PARAMS = env.list(
 PANEL_ORDER_NUMBER_PATTERN = env.str(
     "PANEL_ORDER_NUMBER_PATTERN", default=r"\b[A-Za-z]{0,4}-?\d{8,24}\b"
 )
+# How long the panel keeps a customer's rendered card in the cache (0: never). A change to the
+# customer shows on the next load whatever this says: the card is cached under the customer's
+# revision (Customer.revision).
+PANEL_CACHE_SECONDS = env.int("PANEL_CACHE_SECONDS", default=900)
 # Loads per minute and client address. A 50-agent office behind one NAT address switching
 # conversations stays far below the default; failures (wrong token, undecryptable
 # parameters) are limited much more tightly.

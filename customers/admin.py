@@ -16,7 +16,6 @@ from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ImportExportMixin
 
 from orders.models import Order
 
@@ -24,6 +23,7 @@ from . import personal_data
 from .models import Customer, Note, Tag, VisitorIdentity
 from .phones import LastDigits, last_digits, looks_like_phone, normalize_phone
 from .resources import CustomerResource, VisitorIdentityResource
+from .spreadsheet_admin import SpreadsheetImportExportMixin
 
 
 class PlainActionCheckbox:
@@ -179,7 +179,7 @@ def truncated(value):
 
 
 @admin.register(Customer)
-class CustomerAdmin(PlainActionCheckbox, ImportExportMixin, admin.ModelAdmin):
+class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, admin.ModelAdmin):
     resource_classes = [CustomerResource]
     list_display = [
         "display_name",
@@ -381,7 +381,7 @@ class CustomerAdmin(PlainActionCheckbox, ImportExportMixin, admin.ModelAdmin):
 
 
 @admin.register(VisitorIdentity)
-class VisitorIdentityAdmin(ImportExportMixin, admin.ModelAdmin):
+class VisitorIdentityAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
     resource_classes = [VisitorIdentityResource]
     list_display = ["visitor_im_id", "customer", "channel", "bound_via", "last_seen_at"]
     list_filter = ["channel", "bound_via"]

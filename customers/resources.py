@@ -6,8 +6,10 @@ same thing on both paths. The rules:
 
 - Columns are matched by their English or Chinese header (`CUSTOMER_HEADERS`), in any order;
   other columns are ignored. A column that is absent leaves that field alone.
-- Rows are matched to customers by `external_id`, which every row needs and which may appear
-  only once in a file: the same file imported twice changes nothing.
+- Rows are matched to customers by `external_id`, which may appear only once in a file: the
+  same file imported twice changes nothing. A row without one is matched by our own `id`
+  column (exports carry it), so customers created without an external ID import back; a row
+  with neither is an error.
 - An empty cell clears a text field; for gender, level, dates and references it keeps the
   stored value (a new row gets the default).
 - One bad row and nothing is imported; every bad row is reported with its number and why.
@@ -15,14 +17,18 @@ same thing on both paths. The rules:
 
 import csv
 import decimal
+import io
 from pathlib import Path
 
 import openpyxl
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.utils import translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
+from import_export.formats import base_formats
+from import_export.resources import Diff
 from import_export.results import RowResult
 
 from .models import Customer, VisitorIdentity
@@ -42,6 +48,9 @@ CUSTOMER_HEADERS = {
     "wechat": ["微信", "微信号"],
     "level": ["等级", "会员等级"],
     "remarks": ["备注"],
+    # Our own id, exported last so that the business system's columns come first; read only to
+    # find the customer of a row without an external ID.
+    "id": ["CRM ID"],
 }
 VISITOR_HEADERS = {
     "visitor_im_id": ["访客ID", "访客IM ID", "visitorImId"],
@@ -180,14 +189,46 @@ class ChoiceWidget(widgets.Widget):
             return None
         found = self._lookup().get(str(value).strip().lower())
         if found is None:
+            # The choices as the admin shows them, in the user's language: any of them is read.
+            labels = gettext(", ").join(str(label) for label in self.choices.labels)
             raise ValueError(
                 gettext("“%(value)s” is not one of: %(choices)s.")
-                % {"value": value, "choices": ", ".join(self.choices.values)}
+                % {"value": value, "choices": labels}
             )
         return found
 
     def render(self, value, obj=None, **kwargs):
         return value or ""
+
+    def label(self, value):
+        """The choice as the admin shows it, in the current language (男, not male)."""
+        try:
+            return str(self.choices(value).label)
+        except ValueError:
+            return self.render(value)
+
+
+class LabelledDiff(Diff):
+    """The import preview's cells as the admin's own pages show the values: a choice by its
+    label in the user's language. Exports keep the stored values, which read in any language."""
+
+    def __init__(self, resource, instance, new):
+        # Diff.__init__ reads the values through Diff itself, not through the subclass.
+        super().__init__(resource, instance, new)
+        self.left = self.shown_values(resource, instance)
+
+    def compare_with(self, resource, instance):
+        self.right = self.shown_values(resource, instance)
+
+    @staticmethod
+    def shown_values(resource, instance):
+        values = []
+        for field in resource.get_import_fields():
+            if isinstance(field.widget, ChoiceWidget):
+                values.append(field.widget.label(field.get_value(instance)))
+            else:
+                values.append(field.export(instance))
+        return values
 
 
 class NumberWidget(widgets.DecimalWidget):
@@ -281,13 +322,40 @@ class AllOrNothingResource(resources.ModelResource):
     and no partial import."""
 
     HEADERS = {}
+    # Column → label, for columns that are not a field of the model.
+    LABELS = {}
+
+    def get_diff_class(self):
+        return LabelledDiff
+
+    @classmethod
+    def column_label(cls, name):
+        """A column's name in the user's language, as the admin labels the field."""
+        if name in cls.LABELS:
+            return capfirst(str(cls.LABELS[name]))
+        try:
+            return capfirst(str(cls._meta.model._meta.get_field(name).verbose_name))
+        except FieldDoesNotExist:
+            return name
 
     def import_data(self, dataset, *args, rollback_on_validation_errors=True, **kwargs):
         # django-import-export keeps the good rows of a file with invalid ones unless told
         # otherwise, and its admin's confirm step does not tell it: all or nothing, always.
-        return super().import_data(
+        result = super().import_data(
             dataset, *args, rollback_on_validation_errors=rollback_on_validation_errors, **kwargs
         )
+        # For the admin's preview (customers/spreadsheet_admin.py): the columns of the diff and
+        # of the invalid rows' values, and the fields that errors are filed under, labelled.
+        in_file = set(dataset.headers or [])
+        result.columns = [
+            {"label": self.column_label(name), "in_file": name in in_file}
+            for name in result.diff_headers
+        ]
+        result.field_labels = {
+            field.attribute: self.column_label(field.column_name)
+            for field in self.get_import_fields()
+        }
+        return result
 
     def before_import(self, dataset, **kwargs):
         dataset.headers = canonical_headers(dataset.headers or [], self.HEADERS)
@@ -326,8 +394,8 @@ def unique_key_problems(rows, key):
         elif value in first_row:
             problems[number] = ValidationError(
                 {
-                    key: gettext("“%(value)s” is already in row %(row)d of this file.")
-                    % {"value": value, "row": first_row[value]}
+                    key: gettext("“%(value)s” is already on line %(line)d of this file.")
+                    % {"value": value, "line": first_row[value] + 1}
                 }
             )
         else:
@@ -335,10 +403,59 @@ def unique_key_problems(rows, key):
     return problems
 
 
+def customer_key_problems(rows):
+    """unique_key_problems for customers, where a row without an external ID may instead carry
+    the `id` column of our own export: agents create customers without one, and the export of
+    those must import back. Such an id must name an existing customer (one query)."""
+    keyed = [
+        (n, row) for n, row in enumerate(rows, 1) if not TextWidget().clean(row.get("external_id"))
+    ]
+    ids = {n: TextWidget().clean(row.get("id")) for n, row in keyed}
+    wanted = {int(v) for v in ids.values() if v.isdigit()}
+    existing = set(Customer.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    problems = {}
+    first_line = {}
+    for number, row in enumerate(rows, 1):
+        if is_blank_row(row.values()):
+            continue
+        if number not in ids:
+            continue
+        value = ids[number]
+        if not value:
+            message = gettext(
+                "external_id is required (or the id of a customer exported from this CRM)."
+            )
+        elif not value.isdigit() or int(value) not in existing:
+            message = gettext(
+                "No customer has the id “%(value)s”: a new customer needs an external_id."
+            ) % {"value": value}
+        elif value in first_line:
+            message = gettext("“%(value)s” is already on line %(line)d of this file.") % {
+                "value": value,
+                "line": first_line[value],
+            }
+        else:
+            first_line[value] = number + 1
+            continue
+        problems[number] = ValidationError({"external_id": message})
+    for number, problem in unique_key_problems(rows, "external_id").items():
+        if number not in ids:
+            problems[number] = problem
+    return problems
+
+
+class KeyField(fields.Field):
+    """The external ID: a row matched by our id with an empty cell leaves the stored one."""
+
+    def save(self, instance, row, is_m2m=False, **kwargs):
+        if self.clean(row, **kwargs):
+            super().save(instance, row, is_m2m, **kwargs)
+
+
 class CustomerResource(AllOrNothingResource):
     HEADERS = CUSTOMER_HEADERS
 
-    external_id = text("external_id")
+    external_id = KeyField("external_id", "external_id", TextWidget())
     name = text("name")
     nickname = text("nickname")
     gender = keep_if_blank("gender", ChoiceWidget(Customer.Gender))
@@ -350,6 +467,9 @@ class CustomerResource(AllOrNothingResource):
     wechat = text("wechat")
     level = keep_if_blank("level", ChoiceWidget(Customer.Level))
     remarks = text("remarks")
+    id = fields.Field("id", "id", CountWidget(), readonly=True)
+
+    LABELS = {"id": _("CRM ID")}
 
     class Meta:
         model = Customer
@@ -361,7 +481,13 @@ class CustomerResource(AllOrNothingResource):
         name = _("Customers")
 
     def find_row_problems(self, rows):
-        return unique_key_problems(rows, "external_id")
+        return customer_key_problems(rows)
+
+    def get_instance(self, instance_loader, row):
+        if TextWidget().clean(row.get("external_id")):
+            return super().get_instance(instance_loader, row)
+        value = TextWidget().clean(row.get("id"))
+        return Customer.objects.filter(pk=int(value)).first() if value.isdigit() else None
 
 
 class VisitorIdentityResource(AllOrNothingResource):
@@ -373,6 +499,8 @@ class VisitorIdentityResource(AllOrNothingResource):
     bound_via = fields.Field("bound_via", "bound_via", ChoiceWidget(VisitorIdentity.BoundVia))
     first_seen_at = MomentField("first_seen_at")
     last_seen_at = MomentField("last_seen_at")
+
+    LABELS = {"customer_external_id": _("customer’s external ID")}
 
     class Meta:
         model = VisitorIdentity
@@ -395,11 +523,63 @@ class VisitorIdentityResource(AllOrNothingResource):
         return unique_key_problems(rows, "visitor_im_id")
 
 
+# Tried in this order when the encoding is not given: Excel's "CSV UTF-8" (with a byte-order
+# mark) and plain UTF-8 decode as utf-8-sig; Excel's plain "CSV" on a Chinese Windows is GBK,
+# which GB18030 contains. Almost no GBK text is valid UTF-8, so the order is safe.
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+class UndecodableFile(ValueError):
+    pass
+
+
+def decode_csv(data, encoding=None):
+    """The text of a CSV file's bytes, in `encoding` or in the first of CSV_ENCODINGS that fits."""
+    for candidate in [encoding] if encoding else CSV_ENCODINGS:
+        try:
+            return data.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        except LookupError:
+            raise UndecodableFile(
+                gettext("“%(encoding)s” is not the name of an encoding.") % {"encoding": candidate}
+            ) from None
+    raise UndecodableFile(
+        gettext(
+            "The file is neither UTF-8 nor GBK (GB18030) text. In Excel, save it as "
+            "“CSV UTF-8” or as an .xlsx workbook."
+        )
+    )
+
+
+class ExcelCSV(base_formats.CSV):
+    """CSV as Excel reads and writes it. The upload is read as bytes and decoded by decode_csv,
+    like the import commands do; the export starts with a UTF-8 byte-order mark, without which
+    Excel reads UTF-8 as the Windows code page and shows Chinese as garbage."""
+
+    CONTENT_TYPE = "text/csv; charset=utf-8"
+
+    def is_binary(self):
+        return True
+
+    def get_read_mode(self):
+        return "rb"
+
+    def create_dataset(self, in_stream, **kwargs):
+        if isinstance(in_stream, bytes):
+            # Whatever encoding the admin passes in: the file's bytes tell.
+            in_stream = decode_csv(in_stream)
+        return super().create_dataset(in_stream, **kwargs)
+
+    def export_data(self, dataset, **kwargs):
+        return ("\ufeff" + super().export_data(dataset, **kwargs)).encode("utf-8")
+
+
 def read_table(path, encoding=None):
     """(headers, rows) of the first sheet of an .xlsx file or of a .csv file.
 
     A CSV saved by Excel on a Chinese Windows is GB18030 (GBK), not UTF-8: without an explicit
-    encoding both are tried.
+    encoding both are tried (decode_csv).
     """
     suffix = Path(path).suffix.lower()
     if suffix == ".xlsx":
@@ -409,15 +589,13 @@ def read_table(path, encoding=None):
         finally:
             workbook.close()
     elif suffix == ".csv":
-        for candidate in [encoding] if encoding else ["utf-8-sig", "gb18030"]:
-            try:
-                with open(path, encoding=candidate, newline="") as f:
-                    table = list(csv.reader(f))
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ValueError(gettext("The file is neither UTF-8 nor GBK text: pass --encoding."))
+        try:
+            text = decode_csv(Path(path).read_bytes(), encoding)
+        except UndecodableFile:
+            raise UndecodableFile(
+                gettext("The file is neither UTF-8 nor GBK text: pass --encoding.")
+            ) from None
+        table = list(csv.reader(io.StringIO(text, newline="")))
     else:
         raise ValueError(gettext("Only .csv and .xlsx files can be imported."))
     if not table:

@@ -7,6 +7,7 @@ The receivers run inside the writer's transaction, after its write: a reader tha
 revision sees the change too.
 """
 
+from django.conf import settings
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
@@ -41,3 +42,20 @@ def tag_deleting(sender, instance, **kwargs):
 @receiver(post_delete, sender=Note)
 def note_changed(sender, instance, **kwargs):
     Customer.objects.filter(pk=instance.customer_id).touch()
+
+
+# A note shows its author's name (Note.written_by); the author's deletion empties it (SET_NULL,
+# an update() that sends no signals). A login saves only `last_login`: no name changes then.
+NAME_FIELDS = {"username", "first_name", "last_name"}
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+def author_saved(sender, instance, created, update_fields, **kwargs):
+    if not created and (update_fields is None or NAME_FIELDS & set(update_fields)):
+        Customer.objects.filter(notes__author=instance).touch()
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL)
+def author_deleting(sender, instance, **kwargs):
+    # Before the delete: afterwards no note says who wrote it.
+    Customer.objects.filter(notes__author=instance).touch()

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from . import crypto
+from .admin import detail_text
 from .models import AuditEvent
 
 RECENT_REQUESTS = 20
@@ -33,6 +34,17 @@ class CryptoForm(forms.Form):
         except crypto.DecryptError:
             self.add_error("value", _("This value does not decrypt with the configured key."))
             return None
+
+
+def recent_requests():
+    events = list(
+        AuditEvent.objects.filter(action=AuditEvent.Action.VIEW)
+        .select_related("customer")
+        .order_by("-created_at")[:RECENT_REQUESTS]
+    )
+    for event in events:
+        event.detail_sentence = detail_text(event)
+    return events
 
 
 def easemob_integration(request):
@@ -61,8 +73,6 @@ def easemob_integration(request):
         "simulator_enabled": settings.SIMULATOR_ENABLED,
         "form": form,
         "result": result,
-        "recent": AuditEvent.objects.filter(action=AuditEvent.Action.VIEW)
-        .select_related("customer")
-        .order_by("-created_at")[:RECENT_REQUESTS],
+        "recent": recent_requests(),
     }
     return render(request, "admin/iframe_panel/easemob_integration.html", context)

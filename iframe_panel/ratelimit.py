@@ -12,6 +12,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from ops.cache import count
+
 WINDOW = 60
 
 
@@ -44,14 +46,4 @@ def seconds_left():
 
 def hit(bucket, address, limit):
     """Count one request; True while it is within `limit`."""
-    key = _key(bucket, address)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        # The first request of this window: one round trip to Redis on every other request.
-        if cache.add(key, 1, WINDOW + 5):
-            count = 1
-        else:
-            # Another process started the window meanwhile.
-            count = cache.incr(key)
-    return count <= limit
+    return count(cache, _key(bucket, address), WINDOW + 5) <= limit

@@ -5,13 +5,20 @@ Every request is untrusted: the token is compared in constant time, parameters a
 what to check.
 """
 
+import functools
+import hashlib
+from pathlib import Path
+
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import TooManyFieldsSent
 from django.shortcuts import render
+from django.template.loader import get_template
 from django.utils import translation
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
+from markupsafe import Markup
 
 from customers.models import VisitorIdentity
 from ops.db import round_trip_limit
@@ -198,11 +205,54 @@ def _panel(request, token, query, lang):
         },
     }
     if customer:
-        summary, orders = customer.orders_overview()
-        context.update(summary=summary, orders=orders, notes=customer.latest_notes())
+        context["customer_html"] = _customer_html(customer, lang)
     else:
         context["new_customer_form"] = NewCustomerForm(initial=_prefill(params, trusted))
     return frameable(render(request, "iframe_panel/panel.html", context, using="jinja2"))
+
+
+@functools.cache
+def _card_version():
+    """What the cached card was rendered with besides the customer: its templates, the filters
+    and the translations. A deploy that changes any of them renders every card afresh, instead
+    of serving the old release's cards from Redis until they expire."""
+    here = Path(__file__).resolve().parent
+    sources = [
+        here / "jinja2" / "iframe_panel" / "_customer.html",
+        here / "jinja2" / "iframe_panel" / "_notes.html",
+        here / "jinja_env.py",
+        here / "masking.py",
+        *sorted(Path(settings.BASE_DIR, "locale").glob("*/LC_MESSAGES/django.mo")),
+    ]
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _customer_html(customer, lang):
+    """The customer's card, order summary, recent orders and notes, rendered once per revision
+    of the customer and language, and cached under both: the same agents switch back and forth
+    between the same few conversations all day. A change to the customer or to anything of
+    theirs changes the revision (Customer.revision), so the next load renders afresh whatever
+    the cache holds; with the cache server down, the fallback cache or a fresh render serve the
+    same page."""
+    key = f"panel:customer:{customer.pk}:{customer.revision}:{lang}:{_card_version()}"
+    seconds = settings.PANEL_CACHE_SECONDS
+    parts = cache.get(key) if seconds else None
+    if parts is None:
+        summary, orders = customer.orders_overview()
+        card = {"customer": customer, "summary": summary, "orders": orders}
+        parts = {
+            "card": get_template("iframe_panel/_customer.html", using="jinja2").render(card),
+            "notes": get_template("iframe_panel/_notes.html", using="jinja2").render(
+                {"notes": customer.latest_notes()}
+            ),
+        }
+        if seconds:
+            cache.set(key, parts, seconds)
+    # Rendered (and escaped) by our own templates above.
+    return {name: Markup(html) for name, html in parts.items()}  # noqa: S704
 
 
 def _prefill(params, trusted):

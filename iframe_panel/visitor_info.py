@@ -23,7 +23,11 @@ class CachedValue:
 
 
 def load(visitor_im_id):
-    return VisitorInfo.objects.filter(visitor_im_id=visitor_im_id).first()
+    # get() on the unique column rather than first(): no ORDER BY to build on every load.
+    try:
+        return VisitorInfo.objects.get(visitor_im_id=visitor_im_id)
+    except VisitorInfo.DoesNotExist:
+        return None
 
 
 def merge(visitor_im_id, values):

@@ -74,6 +74,33 @@ class FallbackRedisCache(RedisCache):
                 error,
             )
 
+    def count(self, key, timeout):
+        """Add one to a counter, creating it (expiring after `timeout` seconds) if needed, and
+        return the new value. One round trip to Redis, INCR and EXPIRE in a pipeline, where
+        Django's `incr` takes two (EXISTS, then INCRBY) and a missing key two more: this runs
+        on every panel load (the rate limits)."""
+        if not self.degraded:
+            try:
+                redis_key = self.make_and_validate_key(key)
+                with self._cache.get_client(key, write=True).pipeline() as pipe:
+                    pipe.incr(redis_key)
+                    pipe.expire(redis_key, timeout)
+                    return pipe.execute()[0]
+            except RedisError as error:
+                self._failed(error)
+        return count(self._local, key, timeout)
+
+
+def count(cache, key, timeout):
+    """`FallbackRedisCache.count` for any of Django's caches, in their own atomic operations."""
+    if isinstance(cache, FallbackRedisCache):
+        return cache.count(key, timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:
+        # The first of this window, or another process started it meanwhile.
+        return 1 if cache.add(key, 1, timeout) else cache.incr(key)
+
 
 def _degrading(name):
     redis_operation = getattr(RedisCache, name)

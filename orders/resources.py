@@ -187,9 +187,14 @@ class OrderFile:
                         errors.setdefault(row_number, {}),
                         column,
                         gettext(
-                            "“%(value)s” differs from “%(other)s” in row %(row)d of the same order."
+                            "“%(value)s” differs from “%(other)s” on line %(line)d, "
+                            "in the same order."
                         )
-                        % {"value": compared, "other": seen[column][0], "row": seen[column][1]},
+                        % {
+                            "value": compared,
+                            "other": seen[column][0],
+                            "line": seen[column][1] + 1,
+                        },
                     )
             if self.has_items:
                 try:
@@ -241,6 +246,10 @@ class CurrencyWidget(TextWidget):
 
 class OrderResource(AllOrNothingResource):
     HEADERS = ORDER_HEADERS
+    LABELS = {
+        "customer_external_id": _("customer’s external ID"),
+        **{name: OrderItem._meta.get_field(name).verbose_name for name in ITEM_COLUMNS},
+    }
 
     number = text("number")
     customer = keep_if_blank("customer", CustomerKeyWidget(), "customer_external_id")

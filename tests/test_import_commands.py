@@ -108,7 +108,7 @@ def test_a_bad_customer_row_imports_nothing_and_says_why(tmp_path):
     assert not Customer.objects.exists()
     assert "Row 3 (line 4 of the file)" in report
     assert "email" in report and "火星人" in report
-    assert "Row 4 (line 5 of the file): external_id: external_id is required." in report
+    assert "Row 4 (line 5 of the file): external_id: external_id is required" in report
     assert message == "Nothing was imported: 2 rows have errors."
 
 
@@ -240,7 +240,7 @@ def test_an_order_whose_rows_disagree_is_an_error(tmp_path):
 
     report, _ = fail("import_orders", write(tmp_path, content, name="orders.csv"))
 
-    assert "Row 2 (line 3 of the file): status: “已发货” differs from “已付款” in row 1" in report
+    assert "Row 2 (line 3 of the file): status: “已发货” differs from “已付款” on line 2" in report
     assert not Order.objects.exists()
 
 

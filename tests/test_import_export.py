@@ -133,7 +133,7 @@ def test_the_same_external_id_twice_in_a_file_is_an_error(staff_client):
     invalid = {
         row.number: row.error.message_dict for row in response.context["result"].invalid_rows
     }
-    assert "row 1" in invalid[2]["external_id"][0]
+    assert "line 2" in invalid[2]["external_id"][0]
     assert not Customer.objects.exists()
 
 
@@ -210,7 +210,7 @@ def test_conflicting_order_columns_are_an_error(staff_client, customer):
     invalid = {
         row.number: row.error.message_dict for row in response.context["result"].invalid_rows
     }
-    assert "row 1" in invalid[2]["status"][0]
+    assert "line 2" in invalid[2]["status"][0]
     assert not Order.objects.exists()
 
 

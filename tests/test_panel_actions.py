@@ -137,7 +137,7 @@ def test_reveal_answers_in_the_pages_language(client, visitor):
     zh_page = {**open_panel(client), "lang": "zh"}
     r = client.post(REVEAL, {**zh_page, "t": "forged", "field": "phone"})
     assert r.status_code == 403
-    assert r.json() == {"error": "此面板页面已过期,请在会话中重新打开。"}
+    assert r.json() == {"error": "此面板页面已过期，请在会话中重新打开。"}
 
 
 def test_reveal_refuses_an_expired_token(client, page):

@@ -23,10 +23,10 @@ from customers.resources import (
     CustomerResource,
     TextWidget,
     canonical_headers,
+    customer_key_problems,
     is_blank_row,
     read_table,
     row_error,
-    unique_key_problems,
 )
 
 # Errors printed before the report is cut short; the count covers them all.
@@ -132,19 +132,29 @@ class Command(ImportCommand):
 
     def import_rows(self, headers, rows, batch_size, progress):
         resource = self.resource_class()
-        fields = [f for f in resource.get_import_fields() if f.column_name in headers]
-        self.errors.update(unique_key_problems(rows, self.key))
+        fields = [
+            f for f in resource.get_import_fields() if f.column_name in headers and not f.readonly
+        ]
+        self.errors.update(customer_key_problems(rows))
         numbered = [(n, row) for n, row in enumerate(rows, 1) if not is_blank_row(row.values())]
         progress.update(len(rows) - len(numbered))
         for batch in batches(numbered, batch_size):
             keys = [TextWidget().clean(row[self.key]) for _n, row in batch]
             existing = Customer.objects.filter(external_id__in=[k for k in keys if k])
             existing = {c.external_id: c for c in existing}
+            # Rows without an external ID name the customer by our own id (checked above).
+            ids = [
+                int(TextWidget().clean(row.get("id")) or 0)
+                if not key and n not in self.errors
+                else 0
+                for (n, row), key in zip(batch, keys, strict=True)
+            ]
+            by_id = Customer.objects.in_bulk([i for i in ids if i])
             creates, updates = [], []
-            for (row_number, row), key in zip(batch, keys, strict=True):
+            for (row_number, row), key, pk in zip(batch, keys, ids, strict=True):
                 if row_number in self.errors:
                     continue
-                customer = existing.get(key)
+                customer = existing.get(key) if key else by_id.get(pk)
                 new = customer is None
                 if new:
                     customer = Customer()

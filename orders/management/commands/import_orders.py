@@ -102,8 +102,10 @@ class Command(ImportCommand):
         ]
         OrderItem.objects.bulk_create(items)
         self.counts["items"] += len(items)
-        # bulk_create and bulk_update send no signals (orders/revisions.py).
+        # bulk_create and bulk_update send no signals (orders/revisions.py). An order the file
+        # moves to another customer leaves the first one's list too: both change.
         changed = {o.customer_id for o in (*creates, *updates, *replace_items)}
+        changed.update(o.loaded_customer_id for o in updates)
         Customer.objects.filter(pk__in=changed).touch()
 
     def summary(self, row_count, seconds):
