@@ -187,7 +187,7 @@ class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, admin.Mod
         "display_email",
         "level",
         "display_company",
-        "external_id",
+        "display_external_id",
         "order_count",
         "amount_spent",
         "last_order",
@@ -240,6 +240,10 @@ class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, admin.Mod
     def display_company(self, customer):
         return truncated(customer.company)
 
+    @admin.display(description=_("external ID"), ordering="external_id")
+    def display_external_id(self, customer):
+        return truncated(customer.external_id)
+
     @admin.display(description=_("orders"))
     def order_count(self, customer):
         return customer.order_summary.get("count", 0)
@@ -252,7 +256,8 @@ class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, admin.Mod
     @admin.display(description=_("last order"))
     def last_order(self, customer):
         placed_at = customer.order_summary.get("last_placed_at")
-        return timezone.localdate(placed_at) if placed_at else "–"
+        # 2026-11-27: the narrowest date that reads the same in both languages.
+        return timezone.localdate(placed_at).isoformat() if placed_at else "–"
 
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)
