@@ -107,7 +107,7 @@ def matching_customers(term):
         Customer.objects.filter(external_id=term).values("pk"),
         VisitorIdentity.objects.filter(visitor_im_id=term).values("customer_id"),
         # Order numbers are written in capitals; staff may not type them so.
-        Order.objects.filter(number__in={term, term.upper()}).values("customer_id"),
+        Order.objects.filter(number__in=sorted({term, term.upper()})).values("customer_id"),
     ]
     if looks_like_phone(term):
         digits = last_digits(term)

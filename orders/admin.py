@@ -117,7 +117,7 @@ def matching_orders(term):
         customers = Customer.objects.filter(Q(name__icontains=term) | Q(nickname__icontains=term))
     branches = [
         # Order numbers are written in capitals; staff may not type them so.
-        Order.objects.filter(number__in={term, term.upper()}),
+        Order.objects.filter(number__in=sorted({term, term.upper()})),
         Order.objects.filter(tracking_number=term),
         Order.objects.filter(customer__in=customers.order_by().values("pk")),
     ]
