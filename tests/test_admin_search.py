@@ -309,3 +309,12 @@ def test_order_form_customer_autocomplete_uses_the_same_search(staff_client, cal
     )
     assert response.status_code == 200
     assert [row["id"] for row in response.json()["results"]] == [str(caller.pk)]
+
+
+def test_order_list_sorts_only_by_indexed_columns(staff_client, make_order, en):
+    make_order(Customer.objects.create(name="客户"), "SO-1")
+    response = staff_client.get(ORDERS, **en)
+    for column in ("number", "status", "placed_at", "tracking_number"):
+        assert f'class="sortable column-{column}' in response.text
+    for column in ("customer_link", "total"):
+        assert f'class="column-{column}"' in response.text
