@@ -108,7 +108,7 @@ def workbench_params(rng, visitor_im_id, channel, n):
     """What Easemob's workbench sends with every panel load: system and session parameters
     (bench/run.py's scenarios too)."""
     # originType as Easemob sends it, per channel: the simulator's table.
-    from iframe_panel.simulator import ORIGIN_TYPES
+    from workbench.conversations import ORIGIN_TYPES
 
     agent = n % 50
     return {

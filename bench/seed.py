@@ -450,3 +450,46 @@ def _write_items(connection, first_order, first_item, chosen, baskets):
                 write((pk, order_id, product, sku, quantity, price))
                 pk += 1
     return pk - first_item
+
+
+def write_panel_history(connection, count, now=None, days=30, seed=20251127):
+    """`count` panel loads (audit events) spread evenly over the last `days` days up to `now`,
+    as an office's month of conversations leaves them: three in four found a customer, on the
+    seeded visitors' channels, by the usual agents. bench/run.py writes them after emptying the
+    audit log, so that the admin's dashboard is measured against a log of that size."""
+    from iframe_panel.models import AuditEvent
+
+    rng = random.Random(seed)  # noqa: S311 -- test data, not secrets
+    now = now or timezone.now()
+    visitors = list(VisitorIdentity.objects.values_list("visitor_im_id", "channel", "customer_id"))
+    if not visitors or not count:
+        return
+    first_id = _next_id(connection, AuditEvent)
+    span = days * 86400
+    agents = [(f"{name}{n:02d}", f"{n:016x}") for n, name in enumerate(AGENT_NAMES * 6)]
+    with _rows(connection, AuditEvent) as write:
+        for n in range(count):
+            visitor, channel, customer = rng.choice(visitors)
+            found = rng.random() < 0.75
+            agent, agent_id = rng.choice(agents)
+            write(
+                (
+                    first_id + n,
+                    now - timedelta(seconds=span * (count - n) / count),
+                    AuditEvent.Action.VIEW,
+                    AuditEvent.Outcome.OK if found else AuditEvent.Outcome.UNKNOWN,
+                    visitor if found else f"webim-visitor-H{n:012d}",
+                    customer if found else None,
+                    agent,
+                    agent_id,
+                    "",
+                    "107937",
+                    f"{rng.getrandbits(128):032x}",
+                    "127.0.0.1",
+                    "",
+                    channel if found else VisitorIdentity.Channel.WEB,
+                )
+            )
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_sql(no_style(), [AuditEvent]):
+            cursor.execute(statement)

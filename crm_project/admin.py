@@ -37,6 +37,20 @@ class CRMAdminSite(admin.AdminSite):
     def login_template(self):
         return OTPAdminSite.login_template if settings.ADMIN_TWO_FACTOR else None
 
+    def index(self, request, extra_context=None):
+        """Django's index with the dashboard (crm_project/dashboard.py) above the app list:
+        the sales for staff who may see orders, the panel's day for those who may see its
+        audit log."""
+        from . import dashboard
+
+        user = request.user
+        figures = {}
+        if user.is_active and user.is_staff:
+            sales = user.has_perm("orders.view_order")
+            panel = user.has_perm("iframe_panel.view_auditevent")
+            figures = dashboard.figures(sales=sales, panel=panel)
+        return super().index(request, {**(extra_context or {}), "dashboard": figures})
+
     def has_permission(self, request):
         if settings.ADMIN_TWO_FACTOR and not request.user.is_verified():
             return False

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "customers",
     "orders",
     "iframe_panel",
+    # The workbench simulator (SIMULATOR_ENABLED below).
+    "workbench",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -167,6 +169,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# The project's own static files (the admin's dashboard); the apps keep theirs.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -258,9 +262,13 @@ PANEL_CALL_PARAMS = env.list(
     "PANEL_CALL_PARAMS",
     default=["callId", "callerNumber", "caller", "calleeNumber", "callee", "callDirection"],
 )
-# Order numbers spotted in synced chat messages (a JavaScript regular expression).
+# Order numbers spotted in synced chat messages (a JavaScript regular expression): up to four
+# capital letters and at least four digits (SO-1001, SO20261123001), or ten digits and more
+# (2026112300012301); not a price (1299.00, RMB1299), a year or a date (20261123). Whatever it
+# says, the panel also spots the order numbers of the customer it shows.
 PANEL_ORDER_NUMBER_PATTERN = env.str(
-    "PANEL_ORDER_NUMBER_PATTERN", default=r"\b[A-Za-z]{0,4}-?\d{8,24}\b"
+    "PANEL_ORDER_NUMBER_PATTERN",
+    default=r"\b(?!(?:RMB|CNY|USD)\d)(?:[A-Z]{1,4}-?\d{4,24}|\d{10,24})\b",
 )
 # How long the panel keeps a customer's rendered card in the cache (0: never). A change to the
 # customer shows on the next load whatever this says: the card is cached under the customer's

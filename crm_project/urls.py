@@ -17,7 +17,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include("api.urls")),
     path("panel/", include("iframe_panel.urls")),
-    path("simulator/", include("iframe_panel.simulator_urls")),
+    path("simulator/", include("workbench.urls")),
 ]
 
 handler500 = "crm_project.errors.server_error"

@@ -2,11 +2,21 @@
 customer, create one, write a note, unlink a wrong binding.
 
 Each action is called by the page's script with the page's signed action token (signing.py)
-instead of a CSRF cookie, which a third-party iframe cannot rely on. Each answers JSON: a message
-on success (the page then reloads to show the new state) or an error in the panel's language.
+instead of a CSRF cookie, which a third-party iframe cannot rely on. Each answers JSON: an error
+in the panel's language, or on success a message and, for the actions that change the panel,
+the part they change rendered by the page's own templates (views.visitor_part,
+views._customer_html), which panel.js swaps in place.
+
+Why fragments in a JSON answer fetched by a few lines of panel.js, rather than htmx: the panel
+already posts every action with fetch (the signed token rides in the form, not in a cookie or a
+header htmx would have to be taught), shows field errors from the JSON error answers, and keeps
+synced messages that exist only in the page's script; one answer carries the notice, the HTML
+and the new token together. htmx would add a second request path beside that script, and its
+default indicator styles are an inline <style> the panel's CSP refuses.
 """
 
 import functools
+import re
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, TooManyFieldsSent
@@ -23,7 +33,7 @@ from customers.phones import normalize_phone
 from ops.db import round_trip_limit
 from orders.models import Order
 
-from . import ratelimit, signing, visitor_info
+from . import ratelimit, signing, views, visitor_info
 from .forms import NewCustomerForm, NoteForm
 from .masking import mask_email, mask_phone
 from .matching import bind, infer_channel
@@ -41,6 +51,8 @@ from .responses import (
 
 MAX_QUERY_LENGTH = 64
 SEARCH_RESULTS = 8
+# A mainland mobile, as panel.js spots them in chat messages (normalized by normalize_phone).
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
 def _query_text(data):
@@ -53,9 +65,10 @@ def _query_text(data):
 class Action:
     """The request as an action sees it: its data, the token's payload, and who is acting."""
 
-    def __init__(self, request, data, payload):
+    def __init__(self, request, data, payload, lang):
         self.request = request
         self.data = data
+        self.lang = lang
         self.visitor_im_id = payload["v"]
         self.ssid = payload.get("s") or ""
         self.customer_id = payload.get("c")
@@ -127,7 +140,7 @@ def panel_action(audit_action, method):
                         403, _("This panel page has expired. Reload it from the conversation.")
                     )
                 with round_trip_limit(settings.PANEL_DATABASE_TIMEOUT):
-                    return handler(Action(request, data, payload))
+                    return handler(Action(request, data, payload, lang))
 
         return view
 
@@ -136,31 +149,52 @@ def panel_action(audit_action, method):
 
 @panel_action(AuditEvent.Action.REVEAL, "POST")
 def reveal(action):
+    """The full phone or email: the customer's (`phone`, `email`) or a pushed one
+    (`param:<name>`, a name of PANEL_PHONE_PARAMS or PANEL_EMAIL_PARAMS)."""
     field = action.data.get("field", "")
     customer = action.customer()
-    if field not in ("phone", "email") or customer is None:
+    if field.startswith("param:"):
+        value = _pushed_contact(action.visitor_im_id, field.removeprefix("param:"))
+    elif field in ("phone", "email") and customer is not None:
+        value = getattr(customer, field)
+    else:
+        value = None
+    if not value:
         return json_error(400, _("Nothing to reveal."))
     action.audit(AuditEvent.Action.REVEAL, customer=customer, detail=field)
-    return json_response({"value": getattr(customer, field)})
+    return json_response({"value": value})
+
+
+def _pushed_contact(visitor_im_id, name):
+    if name not in settings.PANEL_PHONE_PARAMS and name not in settings.PANEL_EMAIL_PARAMS:
+        return None
+    info = visitor_info.load(visitor_im_id)
+    return str(info.params.get(name) or "") if info else None
 
 
 @panel_action(AuditEvent.Action.LOOKUP, "GET")
 def lookup(action):
-    """Orders behind an order number or phone spotted in a synced chat message, limited to the
-    customer this panel shows."""
+    """What an order number or phone spotted in a synced chat message leads to: the orders of
+    the customer this panel shows; for an unknown visitor, or a phone that is not the
+    customer's, the customers it belongs to, whom the agent may link to this visitor."""
     query = _query_text(action.data)
     customer = action.customer()
     if not query:
         return json_error(400, _("Nothing to look up."))
-    if customer is None:
-        return json_error(404, _("This visitor is not linked to a customer yet."))
-    orders = customer.orders.prefetch_related("items")
     phone = normalize_phone(query)
+    if customer is None:
+        return _lookup_customers(action, query, None, "")
     if phone and phone == customer.phone:
-        orders = orders.order_by("-placed_at")[:10]
+        orders = customer.orders.prefetch_related("items").order_by("-placed_at")[:10]
         message = _("Orders of %(name)s, whose phone this is.") % {"name": customer.name}
+    elif _MOBILE.match(phone):
+        message = _("%(phone)s is not the phone of %(name)s.") % {
+            "phone": phone,
+            "name": customer.name,
+        }
+        return _lookup_customers(action, query, customer, message)
     else:
-        orders = orders.filter(number__iexact=query)
+        orders = customer.orders.prefetch_related("items").filter(number__iexact=query)
         message = ""
     found = [_order_json(order) for order in orders]
     if not found:
@@ -168,6 +202,18 @@ def lookup(action):
     outcome = AuditEvent.Outcome.OK if found else AuditEvent.Outcome.UNKNOWN
     action.audit(AuditEvent.Action.LOOKUP, outcome, customer=customer, detail=query)
     return json_response({"orders": found, "message": message})
+
+
+def _lookup_customers(action, query, customer, message):
+    """A lookup answered with the customers the query finds (the search below), each offered
+    for linking; `customer`, the one the panel shows, is left out."""
+    results = [r for r in _search_results(query) if not customer or r["id"] != customer.pk]
+    if not results:
+        nobody = _("No customer has %(query)s.") % {"query": query}
+        message = f"{message} {nobody}" if message else nobody
+    outcome = AuditEvent.Outcome.OK if results else AuditEvent.Outcome.UNKNOWN
+    action.audit(AuditEvent.Action.LOOKUP, outcome, customer=customer, detail=query)
+    return json_response({"orders": [], "results": results, "message": message})
 
 
 def _order_json(order):
@@ -197,6 +243,13 @@ def search(action):
     query = _query_text(action.data)
     if len(query) < 2:
         return json_error(400, _("Type at least two characters."))
+    results = _search_results(query)
+    outcome = AuditEvent.Outcome.OK if results else AuditEvent.Outcome.UNKNOWN
+    action.audit(AuditEvent.Action.SEARCH, outcome, detail=query)
+    return json_response({"results": results, "message": "" if results else _("Nothing found.")})
+
+
+def _search_results(query):
     condition = Q(name__icontains=query) | Q(email__iexact=query) | Q(external_id=query)
     phone = normalize_phone(query)
     if len(phone) >= 5:
@@ -207,7 +260,7 @@ def search(action):
         .annotate(order_count=Count("orders"))
         .order_by("name", "pk")[:SEARCH_RESULTS]
     )
-    results = [
+    return [
         {
             "id": customer.pk,
             "name": customer.name,
@@ -219,9 +272,6 @@ def search(action):
         }
         for customer in customers
     ]
-    outcome = AuditEvent.Outcome.OK if results else AuditEvent.Outcome.UNKNOWN
-    action.audit(AuditEvent.Action.SEARCH, outcome, detail=query)
-    return json_response({"results": results, "message": "" if results else _("Nothing found.")})
 
 
 def _bind_to(action, customer):
@@ -248,12 +298,56 @@ def link(action):
         customer = None
     if customer is None:
         return json_error(400, _("Choose a customer from the search results."))
-    conflict = _bind_to(action, customer)
+    if action.customer_id and action.customer_id != customer.pk:
+        conflict = _move_to(action, customer)
+    else:
+        conflict = _bind_to(action, customer)
     if conflict:
         return conflict
     visitor_info.forget_unlink(action.visitor_im_id, customer.pk)
     action.audit(AuditEvent.Action.LINK, customer=customer)
-    return json_response({"message": _("Linked to %(name)s.") % {"name": customer.name}})
+    return _swap_visitor(action, customer, _("Linked to %(name)s.") % {"name": customer.name})
+
+
+def _move_to(action, customer):
+    """A known visitor linked by the agent to another customer (a phone in the chat was
+    someone else's): the binding moves, audited as the unlink it also is, and the old customer
+    is remembered so that pushed values do not bind the visitor back."""
+    moved = VisitorIdentity.objects.filter(
+        visitor_im_id=action.visitor_im_id, customer_id=action.customer_id
+    ).update(customer=customer, bound_via=VisitorIdentity.BoundVia.AGENT)
+    if not moved:
+        return json_error(409, _("This visitor is no longer linked to that customer."))
+    visitor_info.remember_unlink(action.visitor_im_id, action.customer_id)
+    action.audit(AuditEvent.Action.UNLINK, customer=action.customer(), detail="moved")
+    return None
+
+
+def _swap_visitor(action, customer, message):
+    """The answer of link, create and unlink: the notice, the panel's visitor part as the page
+    renders it for `customer` (or for an unknown visitor), and a fresh action token naming that
+    customer, for the actions the new part offers."""
+    info = visitor_info.load(action.visitor_im_id)
+    # As the page would after `bind`, which records this channel.
+    channel = infer_channel(action.visitor_im_id, action.origin_type)
+    context = views.visitor_part(
+        settings.PANEL_TOKEN,
+        action.lang,
+        action.visitor_im_id,
+        customer,
+        channel,
+        info,
+    )
+    token = signing.make(
+        action.visitor_im_id,
+        ssid=action.ssid,
+        customer_id=customer.pk if customer else None,
+        agent=action.agent,
+        origin_type=action.origin_type,
+    )
+    return json_response(
+        {"message": message, "visitor": views.render_visitor_part(context), "token": token}
+    )
 
 
 def _duplicate_external_id(fields):
@@ -290,8 +384,8 @@ def create(action):
             {"external_id": [_("Another customer already has this external ID.")]}
         )
     action.audit(AuditEvent.Action.CREATE, customer=customer)
-    return json_response(
-        {"message": _("Customer %(name)s created and linked.") % {"name": customer.name}}
+    return _swap_visitor(
+        action, customer, _("Customer %(name)s created and linked.") % {"name": customer.name}
     )
 
 
@@ -311,7 +405,11 @@ def note(action):
         ssid=action.ssid[:100],
     )
     action.audit(AuditEvent.Action.NOTE, customer=customer)
-    return json_response({"message": _("Note saved.")})
+    # The notes as the next load shows them: the cached card's own rendering, under the
+    # revision the new note gave the customer (customers/revisions.py).
+    customer.refresh_from_db(fields=["revision"])
+    notes = views._customer_html(customer, action.lang)["notes"]
+    return json_response({"message": _("Note saved."), "notes": str(notes)})
 
 
 @panel_action(AuditEvent.Action.UNLINK, "POST")
@@ -324,6 +422,6 @@ def unlink(action):
         return json_error(409, _("This visitor is no longer linked to that customer."))
     visitor_info.remember_unlink(action.visitor_im_id, customer.pk)
     action.audit(AuditEvent.Action.UNLINK, customer=customer)
-    return json_response(
-        {"message": _("Visitor unlinked from %(name)s.") % {"name": customer.name}}
+    return _swap_visitor(
+        action, None, _("Visitor unlinked from %(name)s.") % {"name": customer.name}
     )

@@ -60,6 +60,13 @@ def infer_channel(visitor_im_id, origin_type=""):
     return VisitorIdentity.Channel.OTHER
 
 
+def channel_label(origin_type):
+    """The channel's name in the active language for Easemob's `originType` code (`webim`,
+    `weixin`, …), or "" for a code we do not know."""
+    channel = _ORIGIN_CHANNELS.get((origin_type or "").strip().lower())
+    return str(channel.label) if channel else ""
+
+
 def find_identity(visitor_im_id):
     # The customer's tags are read only when their card is rendered (views._customer_html).
     # get() on the unique column, not first(): no ORDER BY to build, a third less CPU (measured).

@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import VISITOR_IM_ID_MAX_LENGTH
+from customers.models import VISITOR_IM_ID_MAX_LENGTH, VisitorIdentity
 
 
 class VisitorInfo(models.Model):
@@ -74,6 +74,10 @@ class AuditEvent(models.Model):
     ssid = models.CharField(_("session ID"), max_length=100, blank=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     detail = models.CharField(_("detail"), max_length=300, blank=True)
+    # The visitor's channel on panel loads (the admin's dashboard counts loads by channel).
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=VisitorIdentity.Channel.choices, blank=True
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -124,6 +124,7 @@ def audit(
     ssid="",
     tenant_id="",
     detail="",
+    channel="",
 ):
     agent = agent or {}
     _insert_audit_event(
@@ -139,6 +140,7 @@ def audit(
         ssid=_clean(ssid, 100),
         ip=ratelimit.client_ip(request),
         detail=_clean(detail, 300),
+        channel=channel,
     )
 
 

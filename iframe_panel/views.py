@@ -7,13 +7,14 @@ what to check.
 
 import functools
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import TooManyFieldsSent
 from django.shortcuts import render
-from django.template.loader import get_template
+from django.template.loader import get_template, render_to_string
 from django.utils import translation
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
@@ -25,7 +26,7 @@ from ops.db import round_trip_limit
 
 from . import ratelimit, signing, visitor_info
 from .forms import NewCustomerForm
-from .matching import infer_channel, match_visitor
+from .matching import channel_label, infer_channel, match_visitor
 from .models import AuditEvent
 from .params import ParamError, decode_params, parse_lang
 from .responses import (
@@ -165,25 +166,21 @@ def _panel(request, token, query, lang):
         "ssid": params.session_text("ssid"),
         "tenant_id": params.session_text("tenantId"),
     }
-    if match.bound:
-        audit(request, AuditEvent.Action.BIND, AuditEvent.Outcome.OK, detail=match.via, **who)
-    outcome = AuditEvent.Outcome.OK if customer else AuditEvent.Outcome.UNKNOWN
-    audit(request, AuditEvent.Action.VIEW, outcome, **who)
-
     channel = (
         match.identity.channel if match.identity else infer_channel(visitor_im_id, origin_type)
     )
-    labels = _session_labels()
+    if match.bound:
+        audit(request, AuditEvent.Action.BIND, AuditEvent.Outcome.OK, detail=match.via, **who)
+    outcome = AuditEvent.Outcome.OK if customer else AuditEvent.Outcome.UNKNOWN
+    audit(request, AuditEvent.Action.VIEW, outcome, channel=channel, **who)
     context = {
         "html_lang": HTML_LANG[lang],
         "lang": lang,
         "token": token,
         "visitor_im_id": visitor_im_id,
-        "channel": VisitorIdentity.Channel(channel).label,
         "match": match,
         "customer": customer,
-        "visitor_info": visitor_info.entries(info),
-        "session": [(labels[n], params.session[n]) for n in labels if n in params.session],
+        "session": _session(params),
         "call": sorted(params.call.items()),
         "action_token": signing.make(
             visitor_im_id,
@@ -203,12 +200,68 @@ def _panel(request, token, query, lang):
             "frameOrigins": settings.PANEL_FRAME_ANCESTORS,
             "orderPattern": settings.PANEL_ORDER_NUMBER_PATTERN,
         },
+        **visitor_part(
+            token,
+            lang,
+            visitor_im_id,
+            customer,
+            channel,
+            info,
+            session=params.session,
+            trusted=trusted,
+        ),
+    }
+    return frameable(render(request, "iframe_panel/panel.html", context, using="jinja2"))
+
+
+def _session(params):
+    """The session card's rows: Easemob's session parameters under their labels, the channel
+    (`originType`, a code such as `webim`) under its name in the panel's language."""
+    labels = _session_labels()
+    rows = []
+    for name in labels:
+        value = params.session.get(name)
+        if value is None:
+            continue
+        if name == "originType":
+            value = replace(value, text=channel_label(value.text) or value.text)
+        rows.append((labels[name], value))
+    return rows
+
+
+def visitor_part(token, lang, visitor_im_id, customer, channel, info, session=None, trusted=None):
+    """What `_visitor.html` shows: the customer's card and notes, or the unknown visitor's search
+    and new-customer form, with the pushed values. The page renders it, and so do link, create
+    and unlink (actions.py) to swap it in place: one rendering for both, so the panel after an
+    action and the next full load agree. An action has no session parameters and prefills the
+    new-customer form from the pushed values alone."""
+    context = {
+        "token": token,
+        "visitor_im_id": visitor_im_id,
+        "customer": customer,
+        "channel": VisitorIdentity.Channel(channel).label,
+        "visitor_info": visitor_info.entries(info),
+        "masked_params": _masked_params(),
     }
     if customer:
         context["customer_html"] = _customer_html(customer, lang)
     else:
-        context["new_customer_form"] = NewCustomerForm(initial=_prefill(params, trusted))
-    return frameable(render(request, "iframe_panel/panel.html", context, using="jinja2"))
+        if trusted is None:
+            trusted = visitor_info.trusted(info)
+        context["new_customer_form"] = NewCustomerForm(initial=_prefill(session or {}, trusted))
+    return context
+
+
+def render_visitor_part(context):
+    return render_to_string("iframe_panel/_visitor.html", context, using="jinja2")
+
+
+def _masked_params():
+    """Pushed parameters shown masked until the agent asks (and the reveal is audited), as the
+    card's phone and email are: name -> "phone" or "email"."""
+    masked = dict.fromkeys(settings.PANEL_PHONE_PARAMS, "phone")
+    masked.update(dict.fromkeys(settings.PANEL_EMAIL_PARAMS, "email"))
+    return masked
 
 
 @functools.cache
@@ -219,6 +272,7 @@ def _card_version():
     here = Path(__file__).resolve().parent
     sources = [
         here / "jinja2" / "iframe_panel" / "_customer.html",
+        here / "jinja2" / "iframe_panel" / "_orders.html",
         here / "jinja2" / "iframe_panel" / "_notes.html",
         here / "jinja_env.py",
         here / "masking.py",
@@ -231,7 +285,7 @@ def _card_version():
 
 
 def _customer_html(customer, lang):
-    """The customer's card, order summary, recent orders and notes, rendered once per revision
+    """The customer's card, order summary and recent orders, and notes, rendered once per revision
     of the customer and language, and cached under both: the same agents switch back and forth
     between the same few conversations all day. A change to the customer or to anything of
     theirs changes the revision (Customer.revision), so the next load renders afresh whatever
@@ -244,7 +298,9 @@ def _customer_html(customer, lang):
         summary, orders = customer.orders_overview()
         card = {"customer": customer, "summary": summary, "orders": orders}
         parts = {
+            # The card and the orders apart: synced messages go between them (_visitor.html).
             "card": get_template("iframe_panel/_customer.html", using="jinja2").render(card),
+            "orders": get_template("iframe_panel/_orders.html", using="jinja2").render(card),
             "notes": get_template("iframe_panel/_notes.html", using="jinja2").render(
                 {"notes": customer.latest_notes()}
             ),
@@ -255,12 +311,13 @@ def _customer_html(customer, lang):
     return {name: Markup(html) for name, html in parts.items()}  # noqa: S704
 
 
-def _prefill(params, trusted):
+def _prefill(session, trusted):
     """A new customer's fields from what is known about the visitor: Easemob's own name and
-    nickname for them, and what their app pushed. Never the agent's `email`."""
+    nickname for them (`session`, empty when an action renders the form), and what their app
+    pushed. Never the agent's `email`."""
 
     def verified_session(name):
-        value = params.session.get(name)
+        value = session.get(name)
         return value.text if value and not value.unverified else ""
 
     def first(names):

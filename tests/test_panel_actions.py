@@ -196,6 +196,30 @@ def test_reveal_refuses_other_fields(client, page, field):
     assert not events("reveal").exists()
 
 
+def test_it_reveals_a_pushed_email_and_records_it(client, customer):
+    unknown = open_panel(
+        client, "webim-visitor-PUSHED", customerEmail="pushed.person@example.com", tel="13912345678"
+    )
+    r = client.post(REVEAL, {**unknown, "field": "param:customerEmail"})
+    assert r.status_code == 200
+    assert r.json() == {"value": "pushed.person@example.com"}
+    r = client.post(REVEAL, {**unknown, "field": "param:tel"})
+    assert r.json() == {"value": "13912345678"}
+    assert [(e.detail, e.customer) for e in events("reveal").order_by("pk")] == [
+        ("param:customerEmail", None),
+        ("param:tel", None),
+    ]
+
+
+@pytest.mark.parametrize("field", ["param:city", "param:customerEmail", "param:", "param:phone"])
+def test_it_reveals_only_pushed_contact_values_that_exist(client, db, field):
+    unknown = open_panel(client, "webim-visitor-PUSHED", city="杭州")
+    r = client.post(REVEAL, {**unknown, "field": field})
+    assert r.status_code == 400
+    assert r.json() == {"error": "Nothing to reveal."}
+    assert not events("reveal").exists()
+
+
 def test_reveal_has_nothing_for_an_unknown_visitor(client, customer):
     unknown = open_panel(client, "webim-visitor-UNKNOWN")
     r = client.post(REVEAL, {**unknown, "field": "phone"})
@@ -264,10 +288,29 @@ def test_it_looks_up_the_customers_phone(client, page, orders):
     assert body["message"] == "Orders of 张伟, whose phone this is."
 
 
-def test_it_does_not_look_up_another_customers_phone(client, page, orders, other_customer):
-    r = client.get(LOOKUP, {**page, "q": "13900001111"})
+def test_another_customers_phone_says_so_and_offers_that_customer(
+    client, page, orders, other_customer, customer
+):
+    r = client.get(LOOKUP, {**page, "q": "139 0000 1111"})
     assert r.status_code == 200
-    assert r.json()["orders"] == []
+    body = r.json()
+    assert body["orders"] == []
+    assert body["message"] == "13900001111 is not the phone of 张伟."
+    assert [(c["id"], c["name"], c["phone"]) for c in body["results"]] == [
+        (other_customer.pk, "李娜", "139****1111")
+    ]
+    event = events("lookup").get()
+    assert (event.outcome, event.customer, event.detail) == ("ok", customer, "139 0000 1111")
+
+
+def test_a_phone_nobody_has_says_so(client, page, orders):
+    r = client.get(LOOKUP, {**page, "q": "13712345678"})
+    assert r.json() == {
+        "orders": [],
+        "results": [],
+        "message": "13712345678 is not the phone of 张伟. No customer has 13712345678.",
+    }
+    assert events("lookup").get().outcome == "unknown"
 
 
 def test_a_phone_lookup_returns_the_ten_latest_orders(client, page, customer, make_order):
@@ -284,11 +327,29 @@ def test_lookup_needs_a_query(client, page):
     assert r.json() == {"error": "Nothing to look up."}
 
 
-def test_lookup_has_nothing_for_an_unknown_visitor(client, customer, orders):
+@pytest.mark.parametrize("query", ["138-0013-8000", "SO2024000001"])
+def test_a_lookup_for_an_unknown_visitor_finds_the_customers(client, customer, orders, query):
     unknown = open_panel(client, "webim-visitor-UNKNOWN")
-    r = client.get(LOOKUP, {**unknown, "q": "SO2024000001"})
-    assert r.status_code == 404
-    assert r.json() == {"error": "This visitor is not linked to a customer yet."}
+    r = client.get(LOOKUP, {**unknown, "q": query})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["orders"] == []
+    assert body["message"] == ""
+    # Masked, as the search shows them: the agent links, then sees the card.
+    assert [(c["id"], c["phone"]) for c in body["results"]] == [(customer.pk, "138****8000")]
+    event = events("lookup").get()
+    assert (event.outcome, event.customer, event.detail) == ("ok", None, query)
+
+
+def test_a_lookup_for_an_unknown_visitor_says_when_nobody_matches(client, customer):
+    unknown = open_panel(client, "webim-visitor-UNKNOWN")
+    r = client.get(LOOKUP, {**unknown, "q": "13712345678"})
+    assert r.json() == {
+        "orders": [],
+        "results": [],
+        "message": "No customer has 13712345678.",
+    }
+    assert events("lookup").get().outcome == "unknown"
 
 
 def test_lookup_refuses_a_token_for_another_visitor(client, page, orders):

@@ -6,7 +6,13 @@ import pytest
 from django.test import Client
 
 from customers.models import Customer, VisitorIdentity
-from iframe_panel import crypto, simulator
+from iframe_panel import crypto
+from workbench.conversations import (
+    CALL_VISITOR,
+    NEW_APP_VISITOR,
+    NEW_WEB_VISITOR,
+    NEW_WECHAT_VISITOR,
+)
 
 TOKEN = "panel-token-for-tests-7Qm2x"
 KEY = "12345678"
@@ -89,13 +95,14 @@ def test_it_lists_known_and_unknown_visitors_of_several_channels(staff_client, d
         assert f'data-visitor="{visitor_im_id}"' in html
         assert f'data-channel="{channel}"' in html
     for visitor_im_id in (
-        simulator.NEW_WEB_VISITOR,
-        simulator.NEW_WECHAT_VISITOR,
-        simulator.NEW_APP_VISITOR,
+        NEW_WEB_VISITOR,
+        NEW_WECHAT_VISITOR,
+        NEW_APP_VISITOR,
     ):
         assert f'data-visitor="{visitor_im_id}"' in html
     assert html.count('data-known="false"') == 3
-    assert html.count('data-known="true"') == len(CHANNELS)
+    # The customer's visitors, and the call from their number.
+    assert html.count('data-known="true"') == len(CHANNELS) + 1
 
 
 def test_it_frames_the_panel_for_the_first_visitor(staff_client, demo):
@@ -122,17 +129,24 @@ def test_it_speaks_chinese_by_default(staff_client, demo):
     assert '<html lang="zh-hans">' in response.content.decode()
 
 
-def test_it_suggests_the_customer_id_of_a_customer_without_an_app_visitor(staff_client, demo):
-    response = staff_client.get("/simulator/")
-    config = json.loads(
+def config_of(response):
+    return json.loads(
         unescape(
             response.content.decode().split('id="simulator-config" type="application/json">')[1]
         ).split("</script>")[0]
     )
-    visitors = {v["visitorImId"]: v for v in config["visitors"]}
-    assert visitors[simulator.NEW_APP_VISITOR]["suggestedParams"]["customUserId"] == "U2002"
+
+
+def visitors_of(response):
+    return {v["visitorImId"]: v for v in config_of(response)["visitors"]}
+
+
+def test_it_suggests_the_customer_id_of_a_customer_without_an_app_visitor(staff_client, demo):
+    response = staff_client.get("/simulator/")
+    visitors = visitors_of(response)
+    assert visitors[NEW_APP_VISITOR]["suggestedParams"]["customUserId"] == "U2002"
     assert "2026011500000101" in visitors[CHANNELS[0][0]]["sampleMessage"]
-    assert "13800138000" in visitors[simulator.NEW_WEB_VISITOR]["sampleMessage"]
+    assert "13800138000" in visitors[NEW_WEB_VISITOR]["sampleMessage"]
 
 
 def test_it_builds_params_in_easemobs_order(staff_client, demo, staff):
@@ -261,12 +275,12 @@ def test_the_plain_page_url_renders_the_panel_with_encrypted_system_params(
 def test_the_app_visitors_cmd_message_links_the_customer(staff_client, demo):
     response = post_frame_url(
         staff_client,
-        {"visitor": simulator.NEW_APP_VISITOR, "params": {"customUserId": "U2002"}},
+        {"visitor": NEW_APP_VISITOR, "params": {"customUserId": "U2002"}},
     )
     url = response.json()["url"]
     assert "originType=app" in url
     assert staff_client.get(url).status_code == 200
-    identity = VisitorIdentity.objects.get(visitor_im_id=simulator.NEW_APP_VISITOR)
+    identity = VisitorIdentity.objects.get(visitor_im_id=NEW_APP_VISITOR)
     assert identity.customer.external_id == "U2002"
     assert identity.channel == VisitorIdentity.Channel.APP
 
@@ -343,3 +357,133 @@ def test_frame_url_enforces_csrf(staff, demo):
     token = client.cookies["csrftoken"].value
     response = post_frame_url(client, {"visitor": CHANNELS[0][0]}, HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 200
+
+
+def call_url(client, **extra):
+    return visitors_of(client.get("/simulator/", **extra))[CALL_VISITOR]["frameUrl"]
+
+
+def test_it_lists_a_phone_call_from_a_customers_number(staff_client, demo):
+    response = staff_client.get("/simulator/?lang=en")
+    html = response.content.decode()
+    item = html.split(f'data-visitor="{CALL_VISITOR}"')[1].split("</li>")[0]
+    assert 'data-call="true"' in item
+    assert "+86 138 0013 8000" in item
+    assert "Phone call" in item
+    assert visitors_of(response)[CALL_VISITOR]["call"] is True
+    zh = staff_client.get("/simulator/?lang=zh").content.decode()
+    assert "电话" in zh.split(f'data-visitor="{CALL_VISITOR}"')[1].split("</li>")[0]
+
+
+def test_the_call_carries_the_call_params_after_the_session_params(staff_client, demo):
+    query = query_of(call_url(staff_client))
+    names = [name for name, _value in query]
+    assert names[-7:] == [
+        "callId",
+        "callerNumber",
+        "caller",
+        "calleeNumber",
+        "callee",
+        "callDirection",
+        "lang",
+    ]
+    assert names.index("callId") > names.index("nickname") > names.index("visitorImId")
+    values = dict(query)
+    assert values["callerNumber"] == "+86 138 0013 8000"
+    assert values["caller"] == "13800138000"
+    assert values["callDirection"] == "inbound"
+
+
+def test_the_call_sends_only_the_call_params_the_crm_reads(staff_client, demo, settings):
+    settings.PANEL_CALL_PARAMS = ["callId", "callerNumber", "trunk"]
+    names = [name for name, _value in query_of(call_url(staff_client))]
+    assert "callerNumber" in names
+    assert "caller" not in names
+    assert "trunk" not in names
+
+
+@pytest.mark.parametrize("encrypt_system", [False, True])
+def test_the_panel_finds_the_caller_by_their_number(staff_client, demo, enabled, encrypt_system):
+    enabled.EASEMOB_IFRAME_KEY = KEY
+    enabled.EASEMOB_ENCRYPT_SYSTEM_PARAMS = encrypt_system
+    url = call_url(staff_client)
+    assert dict(query_of(url))["callerNumber"] == crypto.encrypt("+86 138 0013 8000", KEY)
+
+    panel = staff_client.get(url)
+    assert panel.status_code == 200
+    html = panel.content.decode()
+    assert 'id="customer"' in html
+    assert "张伟" in html
+    assert "+86 138 0013 8000" in html  # the call params, shown in the session card
+    identity = VisitorIdentity.objects.get(visitor_im_id=CALL_VISITOR)
+    assert (identity.customer, identity.bound_via) == (demo[0], "phone")
+
+
+def test_a_number_two_customers_share_is_never_the_caller(staff_client, demo):
+    Customer.objects.create(name="张伟的家人", phone="13800138000")
+    values = dict(query_of(call_url(staff_client)))
+    assert values["caller"] == "13900139000"
+
+
+def test_once_linked_the_call_stays_with_its_customer(staff_client, demo):
+    VisitorIdentity.objects.create(visitor_im_id=CALL_VISITOR, customer=demo[1])
+    response = staff_client.get("/simulator/")
+    assert dict(query_of(visitors_of(response)[CALL_VISITOR]["frameUrl"]))["caller"] == (
+        "13900139000"
+    )
+    # Listed once, as the call, not as one of the customer's chats.
+    assert response.content.decode().count(f'data-visitor="{CALL_VISITOR}"') == 1
+
+
+def test_a_cmd_message_during_the_call_keeps_the_call_params(staff_client, demo):
+    response = post_frame_url(staff_client, {"visitor": CALL_VISITOR, "params": {"name": "Jack"}})
+    assert response.status_code == 200
+    values = dict(query_of(response.json()["url"]))
+    assert values["name"] == "Jack"
+    assert values["callerNumber"] == "+86 138 0013 8000"
+
+
+def test_no_call_without_a_customer_with_orders(staff_client, db):
+    Customer.objects.create(name="王芳", phone="13700137000")
+    response = staff_client.get("/simulator/")
+    assert response.status_code == 200
+    assert CALL_VISITOR not in response.content.decode()
+
+
+@pytest.fixture
+def chat(demo):
+    """Two more visitors of the second customer on the web: the first is listed with the web
+    visitors, the second is the conversation whose chat mentions an order and a phone."""
+    _customer, other = demo
+    for visitor_im_id in (
+        "webim-visitor-LINA0000000000000001",
+        "webim-visitor-LINA0000000000000002",
+    ):
+        VisitorIdentity.objects.create(
+            visitor_im_id=visitor_im_id, customer=other, channel=VisitorIdentity.Channel.WEB
+        )
+    return "webim-visitor-LINA0000000000000002"
+
+
+def test_a_conversation_mentions_an_order_number_and_a_phone(staff_client, chat):
+    response = staff_client.get("/simulator/?lang=en")
+    html = response.content.decode()
+    assert html.count(f'data-visitor="{chat}"') == 1
+    item = html.split(f'data-visitor="{chat}"')[1].split("</li>")[0]
+    assert 'data-history="true"' in item
+    assert 'data-known="true"' in item
+    history = visitors_of(response)[chat]["history"]
+    assert len(history) == 2
+    assert "2026020100000201" in history[0]
+    assert "139 0013 9000" in history[1]
+    # The preview in the list is the latest message.
+    assert "139 0013 9000" in item
+
+
+def test_the_conversations_chat_speaks_the_pages_language(staff_client, chat):
+    history = visitors_of(staff_client.get("/simulator/?lang=zh"))[chat]["history"]
+    assert "我的订单 2026020100000201" in history[0]
+
+
+def test_without_an_unlisted_visitor_there_is_no_such_conversation(staff_client, demo):
+    assert 'data-history="true"' not in staff_client.get("/simulator/").content.decode()

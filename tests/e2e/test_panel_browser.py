@@ -63,9 +63,14 @@ def overflow(page):
 @pytest.mark.parametrize("width", [280, 600])
 def test_the_panel_has_no_horizontal_overflow(page, live_server, known, width, screenshot):
     page.set_viewport_size({"width": width, "height": 900})
-    page.goto(panel_url(live_server, name="Jack" * 30, lang="zh"))
+    page.goto(panel_url(live_server, name="Jack" * 30, lang="zh", originType="webim"))
     page.locator("details.order").first.click()
     assert page.locator("h1").first.inner_text().startswith("欧阳娜娜")
+    chat = ["你好，在吗？", "我上周买的耳机还没到", "订单号 2026112400000001，电话 13800138000"]
+    for text in chat:
+        sync(page, text)
+    page.locator('#messages button.lookup-chip[data-value="2026112400000001"]').click()
+    expect(page.locator("#messages .lookup-result")).to_contain_text("顺丰速运")
     assert overflow(page) <= 0
     screenshot(page, f"panel-{width}.png")
 
@@ -176,3 +181,123 @@ def test_an_agent_unlinks_a_wrongly_bound_visitor(page, live_server, known):
     page.wait_for_selector("#unknown-visitor")
     assert not VisitorIdentity.objects.filter(visitor_im_id=VISITOR).exists()
     assert AuditEvent.objects.filter(action="unlink", customer=known).exists()
+
+
+def sync(page, text):
+    """A customer message, posted as Easemob's workbench posts it (同步客户消息)."""
+    page.evaluate("text => window.postMessage(text, '*')", text)
+
+
+def test_a_note_keeps_the_synced_messages_and_a_revealed_phone(page, live_server, known):
+    page.goto(panel_url(live_server, lang="en"))
+    page.locator('button.reveal[data-field="phone"]').click()
+    expect(page.locator('[data-value-of="phone"]')).to_have_text("13800138000")
+    for n in range(5):
+        sync(page, f"第{n}条消息")
+    sync(page, "订单 2026112400000001 到哪了")
+    messages = page.locator("#messages")
+    expect(messages).to_be_visible()
+    # Right under the customer's card; the latest three in view, the rest folded.
+    assert page.locator("#customer + #messages").count() == 1
+    expect(messages.locator(".messages.latest li")).to_have_count(3)
+    expect(messages.locator(".earlier li")).to_have_count(3)
+    messages.locator('button.lookup-chip[data-value="2026112400000001"]').click()
+    expect(messages.locator(".lookup-result")).to_contain_text("顺丰速运")
+
+    page.fill("#note-form textarea", "客户说周六下午才方便收货")
+    page.locator("#note-form [type=submit]").scroll_into_view_if_needed()
+    scroll = page.evaluate("window.scrollY")
+    page.click("#note-form [type=submit]")
+    # The notice next to the form, in view; the page was not reloaded to its top.
+    notice = page.locator("#notes #notice")
+    expect(notice).to_have_text("Note saved.")
+    expect(notice).to_be_in_viewport()
+    assert scroll > 0
+    expect(page.locator("#note-list")).to_contain_text("客户说周六下午才方便收货")
+    expect(page.locator("#note-form textarea")).to_have_value("")
+    # Nothing else changed: messages, their lookup, the revealed phone, the scroll position.
+    expect(messages.locator(".messages.latest li").first).to_contain_text("2026112400000001")
+    expect(messages.locator(".lookup-result")).to_contain_text("顺丰速运")
+    expect(page.locator('[data-value-of="phone"]')).to_have_text("13800138000")
+    assert page.evaluate("window.scrollY") >= scroll
+    assert Note.objects.get(customer=known).body == "客户说周六下午才方便收货"
+
+
+def test_a_phone_in_an_unknown_visitors_chat_leads_to_a_link(page, live_server, known, screenshot):
+    visitor = "webim-visitor-E2ECHATPHONE00000001"
+    page.set_viewport_size({"width": 280, "height": 900})
+    page.goto(panel_url(live_server, visitor=visitor, lang="en"))
+    sync(page, "你好，我的手机是 138 0013 8000")
+    messages = page.locator("#messages")
+    assert page.locator("#unknown-visitor + #messages").count() == 1
+    messages.locator('button.lookup-chip[data-value="13800138000"]').click()
+    found = messages.locator(f'.lookup-result li[data-customer="{known.pk}"]')
+    expect(found).to_contain_text("138****8000")
+    assert overflow(page) <= 0
+    screenshot(page, "panel-chat-lookup-280.png")
+    found.locator("button.link-customer").click()
+    expect(page.locator("#customer h1")).to_contain_text("欧阳娜娜")
+    expect(page.locator("#notice + #customer")).to_contain_text("欧阳娜娜")
+    expect(page.locator("#notice")).to_have_text("Linked to 欧阳娜娜.")
+    # The chat stays, now under the linked customer's card.
+    assert page.locator("#customer + #messages").count() == 1
+    expect(messages.locator(".messages li")).to_have_count(1)
+    identity = VisitorIdentity.objects.get(visitor_im_id=visitor)
+    assert (identity.customer, identity.bound_via) == (known, "agent")
+    # The new page token names the customer: a note is accepted without a reload.
+    page.fill("#note-form textarea", "聊天里找到的客户")
+    page.click("#note-form [type=submit]")
+    expect(page.locator("#notes #notice")).to_have_text("Note saved.")
+    assert Note.objects.get(customer=known).body == "聊天里找到的客户"
+
+
+def test_another_customers_phone_says_so(page, live_server, known):
+    other = Customer.objects.create(name="李娜", phone="13900001111")
+    page.goto(panel_url(live_server, lang="en"))
+    sync(page, "帮我查一下 139-0000-1111 的订单")
+    page.locator('button.lookup-chip[data-value="13900001111"]').click()
+    result = page.locator("#messages .lookup-result")
+    expect(result).to_contain_text("13900001111 is not the phone of 欧阳娜娜.")
+    expect(result.locator(f'li[data-customer="{other.pk}"] button.link-customer')).to_be_visible()
+
+
+def test_order_numbers_are_spotted(page, live_server, known):
+    Order.objects.create(number="A7", customer=known, status=Order.Status.PAID)
+    page.goto(panel_url(live_server, lang="en"))
+    sync(page, "SO-1001 和 A7 都没到，价格 1299.00 元，2026 年买的")
+    chips = page.locator("#messages button.lookup-chip")
+    expect(chips).to_have_count(2)
+    # SO-1001 by the default pattern; A7, which no pattern would take, as this customer's order.
+    assert [chips.nth(i).get_attribute("data-value") for i in range(2)] == ["A7", "SO-1001"]
+    chips.nth(0).click()
+    expect(page.locator("#messages .lookup-result .found-order")).to_have_attribute(
+        "data-order", "A7"
+    )
+
+
+def test_a_pushed_email_is_masked_until_shown(page, live_server, known):
+    page.goto(panel_url(live_server, lang="en", customerEmail="pushed.person@example.com"))
+    value = page.locator('[data-value-of="param:customerEmail"]')
+    expect(value).to_have_text("pu***@example.com")
+    page.locator('button.reveal[data-field="param:customerEmail"]').click()
+    expect(value).to_have_text("pushed.person@example.com")
+    event = AuditEvent.objects.get(action="reveal")
+    assert (event.customer, event.detail) == (known, "param:customerEmail")
+
+
+def test_the_channel_is_named_in_the_panels_language(page, live_server, known):
+    page.goto(panel_url(live_server, lang="zh", originType="weixin"))
+    session = page.locator("#session")
+    expect(session).to_contain_text("微信")
+    assert "weixin" not in session.inner_text()
+
+
+def test_long_remarks_fold_until_clicked(page, live_server, known):
+    page.set_viewport_size({"width": 280, "height": 900})
+    page.goto(panel_url(live_server, lang="en"))
+    remarks = page.locator("dd.remarks")
+    folded = remarks.bounding_box()["height"]
+    expect(remarks).to_have_attribute("aria-expanded", "false")
+    remarks.click()
+    expect(remarks).to_have_attribute("aria-expanded", "true")
+    assert remarks.bounding_box()["height"] > 3 * folded

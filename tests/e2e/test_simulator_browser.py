@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from customers.models import Customer, VisitorIdentity
 from iframe_panel import crypto
-from iframe_panel.simulator import NEW_APP_VISITOR, NEW_WEB_VISITOR
+from workbench.conversations import CALL_VISITOR, NEW_APP_VISITOR, NEW_WEB_VISITOR
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -147,3 +147,58 @@ def test_the_simulator_switches_language(simulator):
     page.click("#lang-zh")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     expect(frame(page).locator("html")).to_have_attribute("lang", "zh-hans")
+
+
+def test_the_call_workbench_conversation_finds_the_customer_by_caller_number(simulator, screenshot):
+    page = simulator("zh")
+    call = page.locator('li.conversation[data-call="true"]')
+    caller_id = call.locator(".nickname").inner_text()
+    customer = Customer.objects.get(phone="".join(caller_id.split())[3:])
+    call.locator("button.conversation-button").click()
+    expect(page.locator("#call-hint")).to_be_visible()
+    expect(frame(page).locator("#customer h1")).to_contain_text(customer.name)
+    expect(frame(page).locator("#session")).to_contain_text(caller_id)
+    identity = VisitorIdentity.objects.get(visitor_im_id=CALL_VISITOR)
+    assert (identity.customer, identity.bound_via) == (customer, "phone")
+    screenshot(page, "simulator-call.png")
+
+    # Back to a chat: no call hint; the call again: the same customer, now by their identity.
+    open_conversation(page, known_visitors(page, 1)[0])
+    expect(page.locator("#call-hint")).to_be_hidden()
+    open_conversation(page, CALL_VISITOR)
+    expect(frame(page).locator("#customer h1")).to_contain_text(customer.name)
+
+
+RELOAD_FRAME = """frame => new Promise(resolve => {
+    frame.addEventListener("load", () => resolve(), { once: true });
+    frame.contentWindow.location.reload();
+})"""
+
+
+def test_a_conversation_with_an_order_number_and_a_phone_shows_them_in_the_panel(simulator):
+    page = simulator("en")
+    chat = page.locator('li.conversation[data-history="true"]')
+    visitor = chat.get_attribute("data-visitor")
+    customer = VisitorIdentity.objects.get(visitor_im_id=visitor).customer
+    order = customer.orders.order_by("-placed_at").first()
+    chat.locator("button.conversation-button").click()
+    messages = frame(page).locator("#messages")
+    expect(messages).to_be_visible()
+    expect(messages).to_contain_text(order.number)
+    expect(messages).to_contain_text(customer.phone[:3] + " " + customer.phone[3:7])
+    expect(messages.locator(f'button.lookup-chip[data-value="{order.number}"]')).to_be_visible()
+    expect(messages.locator(f'button.lookup-chip[data-value="{customer.phone}"]')).to_be_visible()
+    expect(page.locator("#chat-log li")).to_have_count(2)
+
+    # The panel reloading itself gets nothing again: only opening the conversation replays it.
+    # A message sent after the reload arrives after anything replayed would have: it is alone.
+    page.locator("#panel-frame").evaluate(RELOAD_FRAME)
+    page.fill("#chat-input", "thanks")
+    page.click("#send-chat")
+    expect(frame(page).locator("#messages")).to_contain_text("thanks")
+    expect(frame(page).locator("#messages li")).to_have_count(1)
+
+    # Opened straight from the page's URL, the conversation's messages reach the panel too.
+    page.reload()
+    expect(frame(page).locator("#messages")).to_contain_text(order.number)
+    expect(frame(page).locator("#messages li")).to_have_count(2)

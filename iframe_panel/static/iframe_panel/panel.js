@@ -1,6 +1,8 @@
-// The panel's behaviour: revealing masked contact details, and Easemob's message sync
-// (同步客户消息), which posts the customer's messages into this iframe.
-// Everything received is shown with textContent, never as HTML.
+// The panel's behaviour: revealing masked contact details, the agent's actions, and Easemob's
+// message sync (同步客户消息), which posts the customer's messages into this iframe.
+// Everything received from the workbench is shown with textContent, never as HTML; the only
+// HTML inserted is what our own actions answer, rendered by the page's templates (actions.py
+// says why fragments fetched here rather than htmx).
 (function () {
   "use strict";
 
@@ -10,7 +12,8 @@
   }
   var config = JSON.parse(document.getElementById("panel-config").textContent);
   var strings = JSON.parse(document.getElementById("panel-strings").textContent);
-  var MAX_MESSAGES = 5;
+  var LATEST_MESSAGES = 3;
+  var MAX_MESSAGES = 20;
   var MAX_TEXT = 2000;
   var PHONE = /(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}/g;
 
@@ -46,7 +49,7 @@
     button.disabled = true;
     request(panel.dataset.revealUrl, { method: "POST", body: form({ field: field }) })
       .then(function (body) {
-        var target = panel.querySelector('[data-value-of="' + field + '"]');
+        var target = panel.querySelector('[data-value-of="' + CSS.escape(field) + '"]');
         target.textContent = body.value;
         target.classList.remove("masked");
         button.remove();
@@ -57,39 +60,91 @@
       });
   });
 
-  // --- Actions: forms posted with the signed token; success reloads the panel ---------------
-  var NOTICE_KEY = "crm-panel-notice";
+  // --- Long remarks: folded to three lines until clicked (the fold is only CSS) --------------
+  function foldRemarks() {
+    panel.querySelectorAll("dd.remarks").forEach(function (remarks) {
+      remarks.classList.add("folded");
+      if (remarks.scrollHeight <= remarks.clientHeight) {
+        remarks.classList.remove("folded");
+        return;
+      }
+      remarks.tabIndex = 0;
+      remarks.setAttribute("aria-expanded", "false");
+    });
+  }
+  foldRemarks();
 
-  function showNotice(text, isError) {
+  function unfold(event) {
+    var remarks = event.target.closest("dd.remarks.folded");
+    if (remarks && (event.type === "click" || event.key === "Enter")) {
+      remarks.classList.remove("folded");
+      remarks.setAttribute("aria-expanded", "true");
+    }
+  }
+  panel.addEventListener("click", unfold);
+  panel.addEventListener("keydown", unfold);
+
+  // --- Actions: forms posted with the signed token; the answer's fragment swapped in place -----
+  // Where the agent is looking: next to what they just did.
+  function showNotice(text, isError, near, position) {
     var notice = document.getElementById("notice");
+    if (!notice) {
+      notice = document.createElement("p");
+      notice.id = "notice";
+      notice.className = "notice";
+      notice.setAttribute("role", "status");
+    }
     notice.textContent = text;
     notice.classList.toggle("error", Boolean(isError));
-    notice.hidden = false;
-  }
-
-  try {
-    var pending = window.sessionStorage.getItem(NOTICE_KEY);
-    if (pending) {
-      window.sessionStorage.removeItem(NOTICE_KEY);
-      showNotice(pending, false);
+    notice.hidden = !text;
+    if (near) {
+      near.insertAdjacentElement(position || "afterend", notice);
+      notice.scrollIntoView({ block: "nearest" });
     }
-  } catch (e) {
-    // Storage may be blocked in a third-party iframe; the reload shows the new state anyway.
-  }
-
-  function reloadWith(message) {
-    try {
-      window.sessionStorage.setItem(NOTICE_KEY, message);
-    } catch (e) {
-      // See above.
-    }
-    window.location.reload();
   }
 
   function postAction(url, fields) {
     var data = form({});
     fields.forEach(function (pair) { data.append(pair[0], pair[1]); });
     return request(url, { method: "POST", body: data });
+  }
+
+  function fragment(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    return template.content.firstElementChild;
+  }
+
+  // Link, create and unlink answer the visitor part for the customer it now shows, and the
+  // token for its actions. The synced messages live only in this page: the live card moves
+  // into the new part, its lookups cleared (they were answered for the previous customer).
+  function swapVisitor(body) {
+    panel.dataset.token = body.token;
+    var fresh = fragment(body.visitor);
+    var messages = document.getElementById("messages");
+    fresh.querySelector("#messages").replaceWith(messages);
+    messages.querySelector(".lookup-result").textContent = "";
+    document.getElementById("visitor").replaceWith(fresh);
+    var bound = document.getElementById("bound-notice");
+    if (bound) {
+      bound.remove();
+    }
+    foldRemarks();
+    var head = fresh.querySelector("#customer, #unknown-visitor");
+    showNotice(body.message || "", false, head, "beforebegin");
+    respot();
+  }
+
+  function applyResult(formElement, body) {
+    if (body.visitor) {
+      swapVisitor(body);
+      return;
+    }
+    if (body.notes !== undefined) {
+      document.getElementById("note-list").innerHTML = body.notes;
+    }
+    formElement.reset();
+    showNotice(body.message || "", false, formElement);
   }
 
   function showFormErrors(formElement, error) {
@@ -120,61 +175,78 @@
     }
     var button = formElement.querySelector("[type=submit]");
     button.disabled = true;
+    formElement.querySelector(".form-error").hidden = true;
     var fields = [];
     new FormData(formElement).forEach(function (value, name) { fields.push([name, value]); });
     postAction(formElement.action, fields).then(function (body) {
-      reloadWith(body.message || "");
+      button.disabled = false;
+      applyResult(formElement, body);
     }).catch(function (error) {
       button.disabled = false;
       showFormErrors(formElement, error);
     });
   });
 
-  var searchForm = document.getElementById("search-form");
-  if (searchForm) {
-    searchForm.addEventListener("submit", function (event) {
-      event.preventDefault();
-      var results = document.getElementById("search-results");
-      var searchError = document.getElementById("search-error");
-      searchError.hidden = true;
-      results.textContent = "";
-      var url = panel.dataset.searchUrl + "?" + form({ q: searchForm.elements.q.value }).toString();
-      request(url, { method: "GET" }).then(function (body) {
-        if (!body.results.length) {
-          searchError.textContent = body.message || strings.noResult;
-          searchError.hidden = false;
-        }
-        body.results.forEach(function (customer) {
-          var item = document.createElement("li");
-          item.dataset.customer = customer.id;
-          var who = document.createElement("span");
-          who.className = "who";
-          who.textContent = [customer.name, customer.phone, customer.email, customer.company]
-            .filter(Boolean).join(" · ");
-          item.appendChild(who);
-          var button = document.createElement("button");
-          button.type = "button";
-          button.className = "button link-customer";
-          button.textContent = strings.link;
-          button.addEventListener("click", function () {
-            button.disabled = true;
-            postAction(panel.dataset.linkUrl, [["customer", String(customer.id)]])
-              .then(function (result) { reloadWith(result.message || ""); })
-              .catch(function (error) {
-                button.disabled = false;
-                searchError.textContent = error.message;
-                searchError.hidden = false;
-              });
-          });
-          item.appendChild(button);
-          results.appendChild(item);
-        });
-      }).catch(function (error) {
-        searchError.textContent = error.message;
-        searchError.hidden = false;
-      });
+  // Customers found by the search form or by a lookup, each with "Link to this visitor".
+  function renderCustomers(list, customers) {
+    list.textContent = "";
+    customers.forEach(function (customer) {
+      var item = document.createElement("li");
+      item.dataset.customer = customer.id;
+      var who = document.createElement("span");
+      who.className = "who";
+      who.textContent = [customer.name, customer.phone, customer.email, customer.company]
+        .filter(Boolean).join(" · ");
+      item.appendChild(who);
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "button link-customer";
+      button.dataset.customer = customer.id;
+      button.textContent = strings.link;
+      item.appendChild(button);
+      list.appendChild(item);
     });
   }
+
+  panel.addEventListener("click", function (event) {
+    var button = event.target.closest("button.link-customer");
+    if (!button) {
+      return;
+    }
+    var list = button.closest("ul");
+    var error = list.parentElement.querySelector(".link-error");
+    button.disabled = true;
+    postAction(panel.dataset.linkUrl, [["customer", button.dataset.customer]])
+      .then(swapVisitor)
+      .catch(function (failure) {
+        button.disabled = false;
+        error.textContent = failure.message;
+        error.hidden = false;
+      });
+  });
+
+  panel.addEventListener("submit", function (event) {
+    var searchForm = event.target.closest("#search-form");
+    if (!searchForm) {
+      return;
+    }
+    event.preventDefault();
+    var results = document.getElementById("search-results");
+    var searchError = document.getElementById("search-error");
+    searchError.hidden = true;
+    results.textContent = "";
+    var url = panel.dataset.searchUrl + "?" + form({ q: searchForm.elements.q.value }).toString();
+    request(url, { method: "GET" }).then(function (body) {
+      if (!body.results.length) {
+        searchError.textContent = body.message || strings.noResult;
+        searchError.hidden = false;
+      }
+      renderCustomers(results, body.results);
+    }).catch(function (error) {
+      searchError.textContent = error.message;
+      searchError.hidden = false;
+    });
+  });
 
   // Copy an order number: the Clipboard API where the iframe may use it, else a selection.
   panel.addEventListener("click", function (event) {
@@ -266,6 +338,13 @@
     return "";
   }
 
+  // The order numbers of the customer shown, from the page's recent orders: always spotted,
+  // whatever the configured pattern says.
+  function customerOrderNumbers() {
+    return Array.prototype.map.call(panel.querySelectorAll("details.order[data-order]"),
+      function (order) { return order.dataset.order; });
+  }
+
   function findCandidates(text) {
     var found = [];
     var phones = text.match(PHONE) || [];
@@ -273,16 +352,23 @@
       found.push({ kind: "phone", value: phone.replace(/[\s-]/g, "") });
     });
     var withoutPhones = text.replace(PHONE, " ");
+    var upper = withoutPhones.toUpperCase();
+    customerOrderNumbers().forEach(function (number) {
+      if (upper.indexOf(number.toUpperCase()) !== -1) {
+        found.push({ kind: "order", value: number });
+      }
+    });
     var orders = withoutPhones.match(new RegExp(config.orderPattern, "g")) || [];
     orders.forEach(function (number) {
       found.push({ kind: "order", value: number });
     });
     var seen = {};
     return found.filter(function (item) {
-      if (seen[item.value]) {
+      var key = item.value.toUpperCase();
+      if (seen[key]) {
         return false;
       }
-      seen[item.value] = true;
+      seen[key] = true;
       return true;
     });
   }
@@ -338,25 +424,36 @@
     var url = panel.dataset.lookupUrl + "?" + form({ q: value }).toString();
     request(url, { method: "GET" })
       .then(function (body) {
-        if (!(body.orders || []).length && !body.message) {
+        if (!(body.orders || []).length && !(body.results || []).length && !body.message) {
           body.message = strings.noResult;
         }
         renderOrders(result, body);
+        if ((body.results || []).length) {
+          var list = document.createElement("ul");
+          list.className = "results";
+          renderCustomers(list, body.results);
+          result.appendChild(list);
+          var error = document.createElement("p");
+          error.className = "form-error link-error";
+          error.hidden = true;
+          result.appendChild(error);
+        }
       })
       .catch(function (error) {
         result.textContent = error.message;
       });
   }
 
-  function showMessage(text) {
-    var section = document.getElementById("messages");
-    var list = section.querySelector(".messages");
-    var item = document.createElement("li");
-    var body = document.createElement("div");
-    body.className = "text";
-    body.textContent = text;
-    item.appendChild(body);
+  // A chip for each phone or order number spotted in a message and not chipped yet: called
+  // when the message arrives, and again once a link shows another customer's orders.
+  function addChips(item) {
+    var text = item.querySelector(".text").textContent;
     findCandidates(text).forEach(function (candidate) {
+      var chipped = Array.prototype.some.call(item.querySelectorAll(".lookup-chip"),
+        function (chip) { return chip.dataset.value.toUpperCase() === candidate.value.toUpperCase(); });
+      if (chipped) {
+        return;
+      }
       var chip = document.createElement("button");
       chip.type = "button";
       chip.className = "chip lookup-chip";
@@ -366,10 +463,32 @@
       chip.addEventListener("click", function () { lookup(candidate.value); });
       item.appendChild(chip);
     });
-    list.insertBefore(item, list.firstChild);
-    while (list.children.length > MAX_MESSAGES) {
-      list.removeChild(list.lastChild);
+  }
+
+  function respot() {
+    document.querySelectorAll("#messages .messages li").forEach(addChips);
+  }
+
+  // The latest few messages in view, older ones folded under "Earlier messages".
+  function showMessage(text) {
+    var section = document.getElementById("messages");
+    var latest = section.querySelector(".messages.latest");
+    var earlier = section.querySelector(".earlier");
+    var older = earlier.querySelector(".messages");
+    var item = document.createElement("li");
+    var body = document.createElement("div");
+    body.className = "text";
+    body.textContent = text;
+    item.appendChild(body);
+    addChips(item);
+    latest.insertBefore(item, latest.firstChild);
+    while (latest.children.length > LATEST_MESSAGES) {
+      older.insertBefore(latest.lastElementChild, older.firstChild);
     }
+    while (latest.children.length + older.children.length > MAX_MESSAGES) {
+      older.removeChild(older.lastElementChild);
+    }
+    earlier.hidden = !older.children.length;
     section.hidden = false;
   }
 

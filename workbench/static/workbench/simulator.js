@@ -1,6 +1,8 @@
 // The workbench simulator: switches conversations the way Easemob reloads its iframe, sends a
 // visitor app's updateVisitorInfoSrc cmd message (the server builds the encrypted URL), and
 // forwards the visitor's chat messages into the panel with postMessage, as message sync does.
+// A phone call is a conversation like the others: the call workbench loads the same iframe,
+// with the call parameters in its URL.
 (function () {
   "use strict";
 
@@ -18,15 +20,20 @@
   var chatLog = document.getElementById("chat-log");
   var chatTitle = document.getElementById("chat-title");
   var errorBox = document.getElementById("sim-error");
+  var callHint = document.getElementById("call-hint");
   var cmdHint = cmdMessage.textContent;
 
   var visitors = {};
   config.visitors.forEach(function (visitor) {
     visitors[visitor.visitorImId] = visitor;
   });
-  // Each conversation's chat, kept while the page is open.
+  // Each conversation's chat, kept while the page is open; it starts with what the visitor
+  // wrote before the agent opened the conversation.
   var logs = {};
   var current = null;
+  // The earlier messages to post once the panel this page asked for has loaded. Only loads
+  // started here replay them: when the panel reloads itself, nothing is posted again.
+  var pendingHistory = null;
 
   // Django's CSRF protection, with the admin session: the cookie's value in a header (the
   // page's own copy when the cookie is not readable from JavaScript).
@@ -46,14 +53,46 @@
     errorBox.hidden = !text;
   }
 
-  function loadFrame(url) {
+  // The target origin is ours: the panel is served by this same server here.
+  function postToPanel(text, from, asString) {
+    var payload = asString ? text : { type: "txt", msg: text, from: from };
+    frame.contentWindow.postMessage(payload, window.location.origin);
+  }
+
+  function postHistory(visitor) {
+    visitor.history.forEach(function (text) {
+      postToPanel(text, visitor.visitorImId, false);
+    });
+  }
+
+  function loadFrame(url, withHistory) {
+    pendingHistory = withHistory && withHistory.history.length ? withHistory : null;
     frame.src = url;
     frameUrl.textContent = new URL(url, window.location.href).href;
   }
 
+  // Opening a conversation, message sync hands the panel what the visitor has written so far,
+  // so that the panel can spot order numbers and phones in it at once.
+  frame.addEventListener("load", function () {
+    var visitor = pendingHistory;
+    pendingHistory = null;
+    if (visitor) {
+      postHistory(visitor);
+    }
+  });
+
+  function logOf(visitor) {
+    if (!logs[visitor.visitorImId]) {
+      logs[visitor.visitorImId] = visitor.history.map(function (text) {
+        return { kind: "visitor", text: text };
+      });
+    }
+    return logs[visitor.visitorImId];
+  }
+
   function renderLog() {
     chatLog.textContent = "";
-    (logs[current.visitorImId] || []).forEach(function (entry) {
+    logOf(current).forEach(function (entry) {
       var item = document.createElement("li");
       item.className = "chat-" + entry.kind;
       item.textContent = entry.text;
@@ -63,8 +102,7 @@
   }
 
   function addToLog(kind, text) {
-    var log = logs[current.visitorImId] || (logs[current.visitorImId] = []);
-    log.push({ kind: kind, text: text });
+    logOf(current).push({ kind: kind, text: text });
     renderLog();
   }
 
@@ -85,13 +123,14 @@
       }
     });
     chatTitle.textContent = visitor.nickname;
+    callHint.hidden = !visitor.call;
     chatInput.value = visitor.sampleMessage;
     cmdParams.value = JSON.stringify(visitor.suggestedParams, null, 2);
     cmdMessage.textContent = cmdHint;
     showError("");
     // Switching conversations loads the plain URL: what the app pushed earlier is the panel's
     // to remember, as with Easemob.
-    loadFrame(visitor.frameUrl);
+    loadFrame(visitor.frameUrl, visitor);
     ["zh", "en"].forEach(function (lang) {
       var link = document.getElementById("lang-" + lang);
       var params = new URLSearchParams({ lang: lang, visitor: visitorImId });
@@ -161,11 +200,7 @@
     }
     showError("");
     addToLog("visitor", text);
-    var payload = chatAsString.checked
-      ? text
-      : { type: "txt", msg: text, from: current.visitorImId };
-    // The target origin is ours: the panel is served by this same server here.
-    frame.contentWindow.postMessage(payload, window.location.origin);
+    postToPanel(text, current.visitorImId, chatAsString.checked);
     chatInput.value = "";
   });
 
@@ -173,4 +208,14 @@
   current = visitors[selected.dataset.visitor];
   chatInput.value = current.sampleMessage;
   cmdParams.value = JSON.stringify(current.suggestedParams, null, 2);
+  renderLog();
+  // The page's own iframe may have finished loading before this script ran.
+  if (current.history.length) {
+    var loaded = frame.contentDocument;
+    if (loaded && loaded.readyState === "complete" && loaded.URL !== "about:blank") {
+      postHistory(current);
+    } else {
+      pendingHistory = current;
+    }
+  }
 })();
