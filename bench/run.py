@@ -714,14 +714,17 @@ def targets(results, rss):
     rows += [
         admin_p99(name) for name in ("admin_order_changelist", "admin_customer_search") if name in r
     ]
+    if "admin_dashboard" in r:
+        rows.append(
+            (
+                "admin_dashboard p99",
+                f"{r['admin_dashboard']['p99_ms']:.0f} ms",
+                "≤ 500 ms",
+                r["admin_dashboard"]["requests"] > 0 and r["admin_dashboard"]["p99_ms"] <= 500,
+            )
+        )
     largest = max(rss, default=0)
     rows.append(
-        (
-            "admin_dashboard p99",
-            f"{r['admin_dashboard']['p99_ms']:.0f} ms",
-            "≤ 500 ms",
-            r["admin_dashboard"]["requests"] > 0 and r["admin_dashboard"]["p99_ms"] <= 500,
-        ),
         (
             "gunicorn worker RSS after the run, largest",
             f"{largest:.0f} MB",
