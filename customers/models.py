@@ -6,7 +6,7 @@ from django.db.models import Case, Count, DecimalField, F, Max, Q, Sum, When, Wi
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .phones import normalize_phone
+from .phones import LastDigits, normalize_phone
 
 # Easemob's visitor ids differ by channel (IM ids, WeChat openids, Weibo fan ids, WeCom user
 # ids); all are far shorter than this, which also bounds what a URL may ask us to look up.
@@ -123,6 +123,8 @@ class Customer(models.Model):
         ]
         indexes = [
             models.Index(fields=["phone"], name="customer_phone_idx"),
+            # The last four digits a caller reads out (尾号): the admin's search.
+            models.Index(LastDigits("phone"), name="customer_phone_last4_idx"),
             models.Index(fields=["email"], name="customer_email_idx"),
             models.Index(fields=["name"], name="customer_name_idx"),
             models.Index(fields=["created_at"], name="customer_created_idx"),

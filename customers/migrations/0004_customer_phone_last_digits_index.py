@@ -8,10 +8,8 @@ class Migration(migrations.Migration):
     reads out (尾号): RIGHT(phone, 4) = '5678' finds the customers among 100,000 in well under a
     millisecond, where phone LIKE '%5678' reads them all.
 
-    Database only: the Customer model does not declare this index (its Meta belongs to the
-    model's own changes), so the migration state leaves it out and makemigrations never asks
-    to drop it. The admin's search (customers/admin.py) builds the same expression, which is
-    what makes PostgreSQL and SQLite use the index.
+    The admin's search (customers/admin.py) builds the same expression, which is what makes
+    PostgreSQL and SQLite use the index.
     """
 
     dependencies = [
@@ -19,12 +17,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.SeparateDatabaseAndState(
-            database_operations=[
-                migrations.AddIndex(
-                    model_name="customer",
-                    index=models.Index(LastDigits("phone"), name="customer_phone_last4_idx"),
-                ),
-            ],
+        migrations.AddIndex(
+            model_name="customer",
+            index=models.Index(LastDigits("phone"), name="customer_phone_last4_idx"),
         ),
     ]
