@@ -2,7 +2,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, Count, DecimalField, F, Max, Q, Sum, When, Window
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -139,37 +139,6 @@ class Customer(models.Model):
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "revision"}
         super().save(*args, **kwargs)
-
-    def orders_overview(self, limit=10):
-        """The latest `limit` orders (items prefetched), and a summary of all the customer's
-        orders: count, amount spent (paid and not cancelled or refunded) and last order time.
-
-        The summary rides on the latest orders as window aggregates, computed over all the
-        customer's orders before the LIMIT: one query instead of an aggregate and a list, on
-        every panel load.
-        """
-        from orders.models import Order
-
-        spending = Case(
-            When(status__in=Order.SPENDING_STATUSES, then=F("total")),
-            output_field=DecimalField(max_digits=12, decimal_places=2),
-        )
-        orders = list(
-            self.orders.annotate(
-                all_count=Window(Count("pk")),
-                all_spent=Window(Sum(spending)),
-                all_last_placed_at=Window(Max("placed_at")),
-            )
-            .prefetch_related("items")
-            .order_by("-placed_at", "-pk")[:limit]
-        )
-        first = orders[0] if orders else None
-        summary = {
-            "count": first.all_count if first else 0,
-            "spent": first.all_spent if first else None,
-            "last_placed_at": first.all_last_placed_at if first else None,
-        }
-        return summary, orders
 
     def latest_notes(self, limit=3):
         return self.notes.select_related("author").order_by("-created_at")[:limit]

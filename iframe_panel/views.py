@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from customers.models import VisitorIdentity
 from ops.db import round_trip_limit
+from orders.models import Order
 
 from . import ratelimit, signing, visitor_info
 from .forms import NewCustomerForm
@@ -295,7 +296,7 @@ def _customer_html(customer, lang):
     seconds = settings.PANEL_CACHE_SECONDS
     parts = cache.get(key) if seconds else None
     if parts is None:
-        summary, orders = customer.orders_overview()
+        summary, orders = Order.objects.overview(customer)
         card = {"customer": customer, "summary": summary, "orders": orders}
         parts = {
             # The card and the orders apart: synced messages go between them (_visitor.html).
