@@ -1,6 +1,8 @@
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
@@ -9,16 +11,33 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.formats import number_format
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from orders.models import Order
+from orders.search import matching_customers
 
 from . import personal_data, timeline
 from .models import Customer, FollowUp, Note, Tag, VisitorIdentity
 from .resources import CustomerResource, VisitorIdentityResource
 from .spreadsheet_admin import SpreadsheetImportExportMixin
+
+
+class PlainActionCheckbox:
+    """The row checkbox of a changelist written as HTML: Django renders a form widget's
+    template for each row, a fifth of a 50-row list's CPU time (measured on the order list),
+    for the same markup."""
+
+    def action_checkbox(self, obj):
+        label = gettext("Select this object for an action - {}")
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            ACTION_CHECKBOX_NAME,
+            obj.pk,
+            format_html(label, str(obj)),
+        )
 
 
 @admin.register(Tag)
@@ -82,19 +101,78 @@ class OrderInline(admin.TabularInline):
         return format_html('<a href="{}">{}</a>', url, order.number)
 
 
+class ChannelListFilter(admin.SimpleListFilter):
+    """Customers with a visitor id on a channel, through a subquery: the related-field filter
+    joins the identities and needs a DISTINCT over every customer it finds."""
+
+    title = _("channel")
+    parameter_name = "visitor_identities__channel"
+
+    def lookups(self, request, model_admin):
+        return VisitorIdentity.Channel.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in VisitorIdentity.Channel.values:
+            identities = VisitorIdentity.objects.filter(channel=self.value())
+            return queryset.filter(pk__in=identities.values("customer_id"))
+        return queryset
+
+
+class TagListFilter(admin.SimpleListFilter):
+    """Customers with a tag, through a subquery, for the same reason as ChannelListFilter."""
+
+    title = _("tags")
+    parameter_name = "tags__id__exact"
+
+    def lookups(self, request, model_admin):
+        return [(str(pk), name) for pk, name in Tag.objects.values_list("pk", "name")]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            tagged = Customer.tags.through.objects.filter(tag_id=int(self.value()))
+            return queryset.filter(pk__in=tagged.values("customer_id"))
+        return queryset
+
+
+class CustomerChangeList(ChangeList):
+    def get_results(self, request):
+        """The page's customers, each with the summary of their orders: one grouped query
+        for the rows shown, whatever the list is sorted or filtered by."""
+        super().get_results(request)
+        customers = list(self.result_list)  # fills the page's cache; the template reuses it
+        summaries = Order.objects.summaries(customer.pk for customer in customers)
+        for customer in customers:
+            customer.order_summary = summaries.get(customer.pk, {})
+
+
+def truncated(value):
+    """A long text cut to its column's width (customers/admin.css), whole on hover."""
+    if not value:
+        return ""
+    return format_html('<span class="crm-truncate" title="{}">{}</span>', value, value)
+
+
 @admin.register(Customer)
-class CustomerAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
+class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, admin.ModelAdmin):
     resource_classes = [CustomerResource]
-    list_display = ["name", "phone", "email", "level", "company", "external_id", "created_at"]
-    list_filter = ["level", "tags", "visitor_identities__channel", "gender", "created_at"]
-    search_fields = [
-        "name",
-        "nickname",
-        "=phone",
-        "email",
-        "=external_id",
-        "=visitor_identities__visitor_im_id",
+    list_display = [
+        "display_name",
+        "phone",
+        "display_email",
+        "level",
+        "display_company",
+        "display_external_id",
+        "order_count",
+        "amount_spent",
+        "last_order",
     ]
+    list_filter = ["level", TagListFilter, ChannelListFilter, "gender", "created_at"]
+    # The search itself is get_search_results; a non-empty list shows the search box.
+    search_fields = ["phone"]
+    search_help_text = _(
+        "A phone in any form or its last four digits, an order number, an email, an external "
+        "ID, a visitor ID or a name."
+    )
     filter_horizontal = ["tags"]
     readonly_fields = ["created_at", "updated_at"]
     fieldsets = [
@@ -104,12 +182,56 @@ class CustomerAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
         (_("History"), {"fields": ["created_at", "updated_at"]}),
     ]
     inlines = [FollowUpInline, VisitorIdentityInline, NoteInline, OrderInline]
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its links cost a MIN/MAX and a DISTINCT over the customers found on
+    # every load (0.2–0.3 s each at 100,000 customers); the "created" filter does the job.
     list_per_page = 50
     # Counting every row of a large table on each page view is the slowest part of a
     # changelist; the paginator still works without the total.
     show_full_result_count = False
     actions = ["export_personal_data", "erase_personal_data"]
+
+    class Media:
+        css = {"all": ["customers/admin.css"]}
+
+    def get_changelist(self, request, **kwargs):
+        return CustomerChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(pk__in=matching_customers(term)), False
+
+    @admin.display(description=_("name"), ordering="name")
+    def display_name(self, customer):
+        return truncated(customer.name)
+
+    @admin.display(description=_("email"), ordering="email")
+    def display_email(self, customer):
+        return truncated(customer.email)
+
+    @admin.display(description=_("company"), ordering="company")
+    def display_company(self, customer):
+        return truncated(customer.company)
+
+    @admin.display(description=_("external ID"), ordering="external_id")
+    def display_external_id(self, customer):
+        return truncated(customer.external_id)
+
+    @admin.display(description=_("orders"))
+    def order_count(self, customer):
+        return customer.order_summary.get("count", 0)
+
+    @admin.display(description=_("amount spent"))
+    def amount_spent(self, customer):
+        spent = customer.order_summary.get("spent")
+        return number_format(spent, 2, force_grouping=True) if spent is not None else "–"
+
+    @admin.display(description=_("last order"))
+    def last_order(self, customer):
+        placed_at = customer.order_summary.get("last_placed_at")
+        # 2026-11-27: the narrowest date that reads the same in both languages.
+        return timezone.localdate(placed_at).isoformat() if placed_at else "–"
 
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)

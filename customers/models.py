@@ -2,11 +2,11 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, Count, DecimalField, F, Max, Q, Sum, When, Window
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .phones import normalize_phone
+from .phones import LastDigits, normalize_phone
 
 # Easemob's visitor ids differ by channel (IM ids, WeChat openids, Weibo fan ids, WeCom user
 # ids); all are far shorter than this, which also bounds what a URL may ask us to look up.
@@ -123,6 +123,8 @@ class Customer(models.Model):
         ]
         indexes = [
             models.Index(fields=["phone"], name="customer_phone_idx"),
+            # The last four digits a caller reads out (尾号): the admin's search.
+            models.Index(LastDigits("phone"), name="customer_phone_last4_idx"),
             models.Index(fields=["email"], name="customer_email_idx"),
             models.Index(fields=["name"], name="customer_name_idx"),
             models.Index(fields=["created_at"], name="customer_created_idx"),
@@ -137,39 +139,6 @@ class Customer(models.Model):
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "revision"}
         super().save(*args, **kwargs)
-
-    def orders_overview(self, limit=10, annotations=None):
-        """The latest `limit` orders (items prefetched, `annotations` added), and a summary of
-        all the customer's orders: count, amount spent (paid and not cancelled or refunded) and
-        last order time.
-
-        The summary rides on the latest orders as window aggregates, computed over all the
-        customer's orders before the LIMIT: one query instead of an aggregate and a list, on
-        every panel load.
-        """
-        from orders.models import Order
-
-        spending = Case(
-            When(status__in=Order.SPENDING_STATUSES, then=F("total")),
-            output_field=DecimalField(max_digits=12, decimal_places=2),
-        )
-        orders = list(
-            self.orders.annotate(
-                all_count=Window(Count("pk")),
-                all_spent=Window(Sum(spending)),
-                all_last_placed_at=Window(Max("placed_at")),
-                **(annotations or {}),
-            )
-            .prefetch_related("items")
-            .order_by("-placed_at", "-pk")[:limit]
-        )
-        first = orders[0] if orders else None
-        summary = {
-            "count": first.all_count if first else 0,
-            "spent": first.all_spent if first else None,
-            "last_placed_at": first.all_last_placed_at if first else None,
-        }
-        return summary, orders
 
     def latest_notes(self, limit=3):
         return self.notes.select_related("author").order_by("-created_at")[:limit]

@@ -21,7 +21,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import BadRequest, TooManyFieldsSent
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http.multipartparser import MultiPartParserError
 from django.utils import translation
 from django.utils.crypto import constant_time_compare
@@ -31,7 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 from customers.models import Customer, FollowUp, Note, VisitorIdentity
 from customers.phones import normalize_phone
 from ops.db import round_trip_limit
-from orders.models import Order
+from orders.search import matching_customers
 
 from . import history, ratelimit, signing, views, visitor_info
 from .forms import FollowUpForm, NewCustomerForm, NoteForm
@@ -250,13 +250,10 @@ def search(action):
 
 
 def _search_results(query):
-    condition = Q(name__icontains=query) | Q(email__iexact=query) | Q(external_id=query)
-    phone = normalize_phone(query)
-    if len(phone) >= 5:
-        condition |= Q(phone=phone)
-    condition |= Q(pk__in=Order.objects.filter(number__iexact=query).values("customer_id"))
+    # The admin's search (orders.search): indexed lookups only, where an OR over the customers
+    # and `number__iexact` read all of them and a million orders (177 ms at full size).
     customers = (
-        Customer.objects.filter(condition)
+        Customer.objects.filter(pk__in=matching_customers(query))
         .annotate(order_count=Count("orders"))
         .order_by("name", "pk")[:SEARCH_RESULTS]
     )

@@ -24,7 +24,7 @@ from markupsafe import Markup
 from customers.models import VisitorIdentity
 from ops.db import round_trip_limit
 from orders import replies
-from orders.models import ReplyTemplate
+from orders.models import Order, ReplyTemplate
 
 from . import follow_ups, history, ratelimit, signing, visitor_info
 from .forms import FollowUpForm, NewCustomerForm
@@ -345,8 +345,8 @@ def _customer_html(customer, lang, replies_revision=None):
     parts = cache.get(key) if seconds else None
     if parts is None:
         language = HTML_LANG[lang]
-        summary, orders = customer.orders_overview(
-            annotations={"reply_template": ReplyTemplate.text_for(language)}
+        summary, orders = Order.objects.overview(
+            customer, annotations={"reply_template": ReplyTemplate.text_for(language)}
         )
         for order in orders:
             order.reply = replies.render(order.reply_template, order, language)

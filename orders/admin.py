@@ -1,12 +1,19 @@
+import json
+
 from django.contrib import admin, messages
-from django.db import transaction
+from django.core.paginator import Paginator
+from django.db import connections, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from customers.admin import PlainActionCheckbox
 from customers.models import Customer
+from customers.phones import LastDigits, last_digits, looks_like_phone, normalize_phone
 from customers.spreadsheet_admin import SpreadsheetImportExportMixin
 
 from . import replies
@@ -56,14 +63,86 @@ def _status_action(status, label):
     return action
 
 
+class CarrierListFilter(admin.SimpleListFilter):
+    """The carriers to filter by, found without reading every order (Order.objects.carriers):
+    the field filter's SELECT DISTINCT took 0.27 s at 1M orders on every load of the list."""
+
+    title = _("carrier")
+    parameter_name = "carrier"
+
+    def lookups(self, request, model_admin):
+        return [(carrier, carrier) for carrier in Order.objects.carriers()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(carrier=self.value())
+        return queryset
+
+
+class EstimatedCountPaginator(Paginator):
+    """Counts up to EXACT_UP_TO rows; beyond, PostgreSQL's estimate of the row count.
+
+    The paginator counts the list on every load: COUNT(*) over 1M orders took 70–80 ms, more
+    than the rest of the page's statements together, and a status filter can match most of
+    them. Past 10,000 orders (200 pages) the total shown is the planner's estimate (from the
+    table's statistics, kept by autovacuum's ANALYZE): the pages are links, and an estimate
+    off by a fraction of a percent only makes the last page short or empty. Other databases
+    count exactly.
+    """
+
+    EXACT_UP_TO = 10_000
+
+    @cached_property
+    def count(self):
+        rows = self.object_list.order_by()
+        counted = rows[: self.EXACT_UP_TO + 1].count()
+        if counted <= self.EXACT_UP_TO:
+            return counted
+        if connections[rows.db].vendor != "postgresql":
+            return rows.count()
+        plan = json.loads(rows.explain(format="json"))
+        return max(int(plan[0]["Plan"]["Plan Rows"]), counted)
+
+
+def matching_orders(term):
+    """The ids of the orders a search term may mean, as one query of indexed lookups: its
+    number, tracking number, or the orders of the customers with this phone (in any form, or
+    its last four digits) or, for a term with letters, this name."""
+    if looks_like_phone(term):
+        digits = last_digits(term)
+        if digits:
+            customers = Customer.objects.alias(last=LastDigits("phone")).filter(last=digits)
+        else:
+            customers = Customer.objects.filter(phone=normalize_phone(term) or term)
+    else:
+        customers = Customer.objects.filter(Q(name__icontains=term) | Q(nickname__icontains=term))
+    branches = [
+        # Order numbers are written in capitals; staff may not type them so.
+        Order.objects.filter(number__in=sorted({term, term.upper()})),
+        Order.objects.filter(tracking_number=term),
+        Order.objects.filter(customer__in=customers.order_by().values("pk")),
+    ]
+    first, *others = (branch.order_by().values("pk") for branch in branches)
+    return first.union(*others, all=True)
+
+
 @admin.register(Order)
-class OrderAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
+class OrderAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, admin.ModelAdmin):
     resource_classes = [OrderResource]
     list_display = ["number", "customer_link", "status", "total", "placed_at", "tracking_number"]
-    list_filter = ["status", "placed_at", "carrier"]
-    search_fields = ["=number", "=customer__phone", "customer__name", "=tracking_number"]
-    date_hierarchy = "placed_at"
+    # No date_hierarchy: its links cost a SELECT DISTINCT over every order's year (0.5–1 s at
+    # 1M orders) on every load; the "placed" filter's ranges cost nothing.
+    list_filter = ["status", "placed_at", CarrierListFilter]
+    # The search itself is get_search_results; a non-empty list shows the search box.
+    search_fields = ["number"]
+    search_help_text = _(
+        "An order number, a tracking number, or the customer's phone (in any form, or its last "
+        "four digits) or name."
+    )
     list_select_related = ["customer"]
+    # Columns whose sort an index serves: sorting 1M orders by their customer's name or by
+    # total means reading and sorting all of them (seconds), past the statement timeout.
+    sortable_by = ["number", "status", "placed_at", "tracking_number"]
     autocomplete_fields = ["customer"]
     readonly_fields = ["total", "created_at", "updated_at"]
     inlines = [OrderItemInline]
@@ -95,7 +174,15 @@ class OrderAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
         _status_action(Order.Status.REFUNDED, _("Mark selected orders as refunded")),
     ]
 
-    @admin.display(description=_("customer"), ordering="customer__name")
+    paginator = EstimatedCountPaginator
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(pk__in=matching_orders(term)), False
+
+    @admin.display(description=_("customer"))
     def customer_link(self, order):
         url = reverse("admin:customers_customer_change", args=[order.customer_id])
         return format_html('<a href="{}">{}</a>', url, order.customer.name)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0004_followup'),
+        ('customers', '0005_followup'),
         ('iframe_panel', '0005_alter_auditevent_action'),
     ]
 

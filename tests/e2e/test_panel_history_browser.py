@@ -23,7 +23,7 @@ known = test_panel_browser.known
 def default_replies(db):
     """The reply templates a fresh installation has: a transactional test's database is
     emptied between tests, the data migration's rows with it."""
-    migration = importlib.import_module("orders.migrations.0003_default_reply_templates")
+    migration = importlib.import_module("orders.migrations.0004_default_reply_templates")
     migration.add_defaults(apps, None)
 
 

@@ -42,6 +42,6 @@ def add_defaults(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("orders", "0002_replytemplate")]
+    dependencies = [("orders", "0003_replytemplate")]
 
     operations = [migrations.RunPython(add_defaults, migrations.RunPython.noop)]

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0003_customer_revision'),
+        ('customers', '0004_customer_phone_last_digits_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
