@@ -2,6 +2,7 @@
 and the order form's total as items are typed."""
 
 import pytest
+from django.core.management import call_command
 
 from customers.models import Customer
 
@@ -9,6 +10,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_the_dashboard_draws_the_revenue_chart(staff_page, live_server, screenshot):
+    call_command("seed_demo", customers=60, verbosity=0)
     page = staff_page
     page.goto(f"{live_server.url}/admin/")
     chart = page.locator("#revenue-chart")
