@@ -1,9 +1,10 @@
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db import connections, transaction
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -104,6 +105,25 @@ class EstimatedCountPaginator(Paginator):
         return max(int(plan[0]["Plan"]["Plan Rows"]), counted)
 
 
+class OrderChangeList(ChangeList):
+    """The order list with the sum of the orders it lists, per currency: "what did these
+    orders bring in". Summed only when the paginator counted exactly (at most
+    EstimatedCountPaginator.EXACT_UP_TO orders): a sum over a million orders reads them all
+    (about 100 ms on every load), and a filter or a search narrows the list to what is worth
+    adding up."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        self.totals = None
+        if self.result_count <= EstimatedCountPaginator.EXACT_UP_TO:
+            self.totals = list(
+                self.queryset.order_by()
+                .values("currency")
+                .annotate(total=Sum("total"), orders=Count("pk"))
+                .order_by("currency")
+            )
+
+
 def matching_orders(term):
     """The ids of the orders a search term may mean, as one query of indexed lookups: its
     number, tracking number, or the orders of the customers with this phone (in any form, or
@@ -178,6 +198,9 @@ class OrderAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, admin.ModelA
 
     class Media:
         js = ["orders/order_total.js"]
+
+    def get_changelist(self, request, **kwargs):
+        return OrderChangeList
 
     def get_changeform_initial_data(self, request):
         # "Add an order" on a customer's page links here with ?customer=<id>. Anything but an

@@ -6,6 +6,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from orders.models import Order
+
 pytestmark = pytest.mark.django_db
 
 
@@ -42,3 +44,31 @@ def test_the_order_page_loads_the_live_total(staff_client, customer, make_order)
     html = staff_client.get(reverse("admin:orders_order_change", args=[order.pk])).text
     assert "orders/order_total.js" in html
     assert order.total == Decimal("399.00")
+
+
+def test_the_order_list_sums_the_listed_orders_per_currency(staff_client, customer, make_order):
+    make_order(customer, "SO-1", items=(("耳机", 2, "100.00"),))
+    make_order(customer, "SO-2", status="cancelled", items=(("充电器", 1, "50.00"),))
+    usd = make_order(customer, "SO-3", items=(("Cable", 1, "9.90"),))
+    Order.objects.filter(pk=usd.pk).update(currency="USD")
+    url = reverse("admin:orders_order_changelist")
+    html = staff_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").text
+    assert "以上订单合计：" in html
+    assert "¥250.00（2 个订单）" in html
+    assert "USD 9.90（1 个订单）" in html
+    # A filter narrows the sum with the list.
+    html = staff_client.get(url, {"status__exact": "cancelled"}, HTTP_ACCEPT_LANGUAGE="en").text
+    assert "These orders:" in html and "¥50.00 (1 order)" in html
+
+
+def test_a_list_past_the_exact_count_shows_no_sum(staff_client, customer, make_order, monkeypatch):
+    from orders.admin import EstimatedCountPaginator
+
+    monkeypatch.setattr(EstimatedCountPaginator, "EXACT_UP_TO", 1)
+    make_order(customer, "SO-1")
+    make_order(customer, "SO-2")
+    html = staff_client.get(
+        reverse("admin:orders_order_changelist"), HTTP_ACCEPT_LANGUAGE="en"
+    ).text
+    assert "to see their sum" in html
+    assert "These orders:" not in html
