@@ -15,6 +15,8 @@ from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from orders.models import Order
 from orders.search import matching_customers
@@ -38,6 +40,26 @@ class PlainActionCheckbox:
             obj.pk,
             format_html(label, str(obj)),
         )
+
+
+class LabelledChanges(HistoricalRecordContextHelper):
+    """A change as staff read it: a choice by its label (金卡, not gold), an empty value as a
+    dash."""
+
+    def prepare_delta_change_value(self, change, value):
+        value = super().prepare_delta_change_value(change, value)
+        field = self.model._meta.get_field(change.field)
+        if field.choices:
+            value = dict(field.flatchoices).get(value, value)
+        return "–" if value in ("", None) else value
+
+
+class ChangeHistoryAdmin(SimpleHistoryAdmin):
+    """The History button shows django-simple-history's page: every change, by whom or
+    through which door (customers/history.py), and the fields it changed."""
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return LabelledChanges(self.model, historical_record)
 
 
 @admin.register(Tag)
@@ -141,7 +163,7 @@ def truncated(value):
 
 
 @admin.register(Customer)
-class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, admin.ModelAdmin):
+class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHistoryAdmin):
     resource_classes = [CustomerResource]
     list_display = [
         "display_name",
