@@ -2,10 +2,11 @@ import json
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -57,6 +58,14 @@ class LabelledChanges(HistoricalRecordContextHelper):
 class ChangeHistoryAdmin(SimpleHistoryAdmin):
     """The History button shows django-simple-history's page: every change, by whom or
     through which door (customers/history.py), and the fields it changed."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        # simple-history filters by the id as given: "nope" would be a 500, not a 404.
+        try:
+            self.opts.pk.to_python(unquote(object_id))
+        except ValidationError as e:
+            raise Http404 from e
+        return super().history_view(request, object_id, extra_context)
 
     def get_historical_record_context_helper(self, request, historical_record):
         return LabelledChanges(self.model, historical_record)

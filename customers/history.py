@@ -50,8 +50,9 @@ def recorded_as(message, user=None, **params):
 
 
 def current_reason():
+    # "" rather than None: the History page shows the column as it is.
     source = _source.get()
-    return source.reason if source else None
+    return source.reason if source else ""
 
 
 class CRMHistoricalRecords(HistoricalRecords):
@@ -66,9 +67,8 @@ class CRMHistoricalRecords(HistoricalRecords):
         return super().get_history_user(instance)
 
     def get_change_reason_for_object(self, instance, history_type, using):
-        return super().get_change_reason_for_object(instance, history_type, using) or (
-            current_reason()
-        )
+        reason = super().get_change_reason_for_object(instance, history_type, using)
+        return reason or current_reason()
 
 
 def bulk_create(model, objs):

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop, ngettext
 
@@ -212,6 +213,19 @@ class OrderAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHistor
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         form.instance.recalculate_total()
+
+    def set_history_delta_changes(self, request, historical_records, **kwargs):
+        super().set_history_delta_changes(request, historical_records, **kwargs)
+        # The total is not an editable field, which simple-history's diff leaves out; what
+        # the items did to it is what a caller asks about.
+        records = list(historical_records)
+        label = capfirst(Order._meta.get_field("total").verbose_name)
+        for newer, older in zip(records, records[1:], strict=False):
+            if newer.total != older.total:
+                newer.history_delta_changes = [
+                    *getattr(newer, "history_delta_changes", []),
+                    {"field": label, "old": older.total, "new": newer.total},
+                ]
 
     def render_history_view(self, request, template, context, **kwargs):
         # Here rather than in history_view: the order is found and the permission checked.
