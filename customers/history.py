@@ -16,11 +16,13 @@ import contextlib
 import contextvars
 
 from django.conf import settings
-from django.utils import translation
-from django.utils.translation import gettext
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 from simple_history.models import HistoricalRecords
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+# The change reason of what a management command writes, named by the command.
+BY_COMMAND = gettext_noop("Command: %(command)s")
 # simple-history's change reason column.
 REASON_MAX_LENGTH = 100
 
@@ -87,3 +89,35 @@ def record_changes(model, objs):
     return model.history.bulk_history_create(
         objs, update=True, default_change_reason=current_reason()
     )
+
+
+def bulk_delete(model, queryset):
+    """Delete the rows of `queryset` in one statement, with a historical row for each, and
+    without the per-row delete signals: the caller does what their receivers would (for order
+    items, touching the customers' revisions).
+
+    A queryset's delete() sends signals row by row when receivers exist, and simple-history
+    then writes each row's history with an INSERT of its own: replacing the items of 10,000
+    orders (20,000 items) with import_orders took 78 s instead of 49 s without history; this
+    way, 13 s (PostgreSQL, docs/benchmarks.md).
+    """
+    rows = list(queryset)
+    history_model = model.history.model
+    now, reason = timezone.now(), current_reason()
+    history_model.objects.bulk_create(
+        [
+            history_model(
+                history_date=now,
+                history_type="-",
+                history_user=history_model.get_default_history_user(row),
+                history_change_reason=reason,
+                **{
+                    field.attname: getattr(row, field.attname)
+                    for field in history_model.tracked_fields
+                },
+            )
+            for row in rows
+        ]
+    )
+    # Django's own fast path, which delete() takes when no receiver listens.
+    return queryset._raw_delete(queryset.db)

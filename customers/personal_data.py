@@ -66,6 +66,10 @@ def export(customer, user):
     ):
         data.update(sections)
     _record(user, customer, EXPORTED)
+    # In the change history too, which the History page shows: a version without changes,
+    # saying who took a copy and when.
+    with history.recorded_as(EXPORTED, user=user):
+        history.record_changes(Customer, [customer])
     return data
 
 

@@ -296,6 +296,15 @@ def test_the_erasure_leaves_no_personal_data_in_the_history(customer, make_order
         assert not any(value in text for text in texts), value
 
 
+def test_an_access_request_export_is_in_the_history(staff_client, customer):
+    url = reverse("admin:customers_customer_export_personal_data", args=[customer.pk])
+    assert staff_client.get(url, **EN).status_code == 200
+
+    record = latest(Customer, id=customer.pk)
+    assert record.history_user.username == "boss"
+    assert record.history_change_reason == "已导出该客户的个人信息（查阅请求）。"
+
+
 # --- the History pages -------------------------------------------------------------------------
 
 

@@ -16,7 +16,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 from tqdm import tqdm
 
 from customers import history
@@ -33,8 +32,6 @@ from customers.resources import (
 
 # Errors printed before the report is cut short; the count covers them all.
 ERRORS_SHOWN = 100
-# The change reason of what an import command writes (customers/history.py).
-BY_COMMAND = gettext_noop("Command: %(command)s")
 
 
 def batches(items, size):
@@ -79,7 +76,7 @@ class ImportCommand(BaseCommand):
         self.errors = {}
         try:
             command = self.__module__.rsplit(".", 1)[-1]
-            with transaction.atomic(), history.recorded_as(BY_COMMAND, command=command):
+            with transaction.atomic(), history.recorded_as(history.BY_COMMAND, command=command):
                 progress = tqdm(total=len(rows), unit=_("rows"), disable=None, file=sys.stderr)
                 with progress:
                     self.import_rows(headers, rows, batch_size, progress)

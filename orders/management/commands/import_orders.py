@@ -89,8 +89,10 @@ class Command(ImportCommand):
             order.updated_at = now
         if updates:
             history.bulk_update(Order, updates, [*attributes, "total", "updated_at"])
-        # delete() sends post_delete for each item: simple-history records each removal.
-        OrderItem.objects.filter(order_id__in=[o.pk for o in replace_items]).delete()
+        # The customers are touched below, for all the changes at once.
+        history.bulk_delete(
+            OrderItem, OrderItem.objects.filter(order_id__in=[o.pk for o in replace_items])
+        )
         items = [
             OrderItem(
                 order=order,
