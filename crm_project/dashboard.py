@@ -104,7 +104,8 @@ WIDTH, HEIGHT, TOP, BOTTOM = 600, 180, 10, 20
 
 
 def column_chart(dates, values, counts):
-    top = max(values, default=0) or 1
+    best = max(values, default=0)
+    top = best or 1
     step = WIDTH / max(len(dates), 1)
     columns = []
     for n, (day, value, count) in enumerate(zip(dates, values, counts, strict=True)):
@@ -120,7 +121,9 @@ def column_chart(dates, values, counts):
                 "count": count,
                 # A date under every seventh column, from the last one back: today is labelled.
                 "label": (len(dates) - 1 - n) % 7 == 0,
-                "label_x": round(n * step + step / 2, 1),
+                # The last column's date ends at the chart's edge instead of crossing it.
+                "label_x": round(n * step + step / 2, 1) if n < len(dates) - 1 else WIDTH,
+                "label_anchor": "middle" if n < len(dates) - 1 else "end",
             }
         )
     return {
@@ -129,7 +132,7 @@ def column_chart(dates, values, counts):
         "height": HEIGHT,
         "baseline": HEIGHT - BOTTOM,
         "label_y": HEIGHT - 5,
-        "top": top,
+        "best": best,
     }
 
 

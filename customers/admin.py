@@ -120,6 +120,12 @@ class OrderInline(admin.TabularInline):
         return format_html('<a href="{}">{}</a>', url, order.number)
 
 
+def _order_summary(customer):
+    # Set for the changelist's rows (CustomerChangeList) and the change page (get_object); a
+    # customer being added has no orders.
+    return getattr(customer, "order_summary", {})
+
+
 class ChannelListFilter(admin.SimpleListFilter):
     """Customers with a visitor id on a channel, through a subquery: the related-field filter
     joins the identities and needs a DISTINCT over every customer it finds."""
@@ -193,11 +199,12 @@ class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHis
         "ID, a visitor ID or a name."
     )
     filter_horizontal = ["tags"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", "order_count", "amount_spent", "last_order"]
     fieldsets = [
         (None, {"fields": ["name", "nickname", "gender", "level", "tags"]}),
         (_("Contact"), {"fields": ["phone", "email", "qq", "wechat", "company", "address"]}),
         (_("Business system"), {"fields": ["external_id", "remarks"]}),
+        (_("Orders"), {"fields": ["order_count", "amount_spent", "last_order"]}),
         (_("History"), {"fields": ["created_at", "updated_at"]}),
     ]
     inlines = [VisitorIdentityInline, NoteInline, OrderInline]
@@ -239,16 +246,16 @@ class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHis
 
     @admin.display(description=_("orders"))
     def order_count(self, customer):
-        return customer.order_summary.get("count", 0)
+        return _order_summary(customer).get("count", 0)
 
     @admin.display(description=_("amount spent"))
     def amount_spent(self, customer):
-        spent = customer.order_summary.get("spent")
+        spent = _order_summary(customer).get("spent")
         return number_format(spent, 2, force_grouping=True) if spent is not None else "–"
 
     @admin.display(description=_("last order"))
     def last_order(self, customer):
-        placed_at = customer.order_summary.get("last_placed_at")
+        placed_at = _order_summary(customer).get("last_placed_at")
         # 2026-11-27: the narrowest date that reads the same in both languages.
         return timezone.localdate(placed_at).isoformat() if placed_at else "–"
 
@@ -287,9 +294,17 @@ class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHis
             *super().get_urls(),
         ]
 
+    def get_object(self, request, object_id, from_field=None):
+        customer = super().get_object(request, object_id, from_field)
+        if customer is not None:
+            # The totals on the customer's page: one grouped query (Order.objects.summaries).
+            customer.order_summary = Order.objects.summaries([customer.pk]).get(customer.pk, {})
+        return customer
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {
             **(extra_context or {}),
+            "can_add_order": request.user.has_perm("orders.add_order"),
             "can_export_personal_data": self.has_export_personal_data_permission(request),
             "can_erase_personal_data": self.has_erase_personal_data_permission(request),
         }

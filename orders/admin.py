@@ -189,6 +189,17 @@ class OrderAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHistor
     # The order's own history, then its items' (item_changes).
     object_history_template = "admin/orders/order/object_history.html"
 
+    class Media:
+        js = ["orders/order_total.js"]
+
+    def get_changeform_initial_data(self, request):
+        # "Add an order" on a customer's page links here with ?customer=<id>. Anything but an
+        # id is dropped: the customer widget would fail on it.
+        initial = super().get_changeform_initial_data(request)
+        if not str(initial.get("customer", "")).isdigit():
+            initial.pop("customer", None)
+        return initial
+
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:

@@ -178,7 +178,10 @@ class Command(BaseCommand):
         return order_count
 
     def _create_order(self, rng, customer, index, n, now, city, street):
-        placed = now - timedelta(days=rng.randrange(0, 720), minutes=rng.randrange(0, 1440))
+        # Half the orders within the last 45 days, as a shop at work has them: the admin's
+        # dashboard then shows a month of sales.
+        days = rng.randrange(0, 45) if rng.random() < 0.5 else rng.randrange(0, 720)
+        placed = now - timedelta(days=days, minutes=rng.randrange(0, 1440))
         # Cycle through the statuses so that every status appears even in a small data set.
         status = STATUSES[(index + n) % len(STATUSES)]
         paid = placed + timedelta(minutes=rng.randrange(1, 90))
