@@ -55,17 +55,30 @@ class LabelledChanges(HistoricalRecordContextHelper):
         return "–" if value in ("", None) else value
 
 
+def _check_id(pk_field, value):
+    # simple-history looks ids up as given: "nope" would be a 500, not a 404.
+    try:
+        pk_field.to_python(unquote(value))
+    except ValidationError as e:
+        raise Http404 from e
+
+
 class ChangeHistoryAdmin(SimpleHistoryAdmin):
     """The History button shows django-simple-history's page: every change, by whom or
     through which door (customers/history.py), and the fields it changed."""
 
     def history_view(self, request, object_id, extra_context=None):
-        # simple-history filters by the id as given: "nope" would be a 500, not a 404.
-        try:
-            self.opts.pk.to_python(unquote(object_id))
-        except ValidationError as e:
-            raise Http404 from e
+        _check_id(self.opts.pk, object_id)
         return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # A version is shown, never saved back (SIMPLE_HISTORY_REVERT_DISABLED): the library
+        # hides the button but would still save a POST, with only the view permission.
+        if request.method != "GET":
+            raise PermissionDenied
+        _check_id(self.opts.pk, object_id)
+        _check_id(self.model.history.model._meta.pk, version_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_historical_record_context_helper(self, request, historical_record):
         return LabelledChanges(self.model, historical_record)

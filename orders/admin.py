@@ -240,7 +240,9 @@ class OrderAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHistor
 
     def render_history_view(self, request, template, context, **kwargs):
         # Here rather than in history_view: the order is found and the permission checked.
-        context["item_changes"] = item_changes(context["object"].pk)
+        # (The page of one version renders through here too, without the items.)
+        if template == self.object_history_template:
+            context["item_changes"] = item_changes(context["object"].pk)
         return super().render_history_view(request, template, context, **kwargs)
 
 

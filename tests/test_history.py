@@ -352,3 +352,33 @@ def test_the_history_pages_speak_english_too(staff_client, customer, make_order)
 def test_a_bad_history_url_is_a_404(staff_client):
     response = staff_client.get("/admin/orders/order/nope/history/", **EN)
     assert response.status_code == 404
+
+
+def test_a_version_opens_read_only(staff_client, customer, make_order):
+    order = make_order(customer, "SO-VERSION")
+    for obj, name in ((customer, "customers_customer"), (order, "orders_order")):
+        version = obj.history.earliest("history_date")
+        url = reverse(f"admin:{name}_simple_history", args=[obj.pk, version.history_id])
+        response = staff_client.get(url, **ZH)
+        assert response.status_code == 200
+        assert "还原" not in response.text
+
+
+def test_a_version_is_never_saved_back(client, django_user_model, customer):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", password="pw-123456", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    client.force_login(viewer)
+    version = customer.history.get()
+    url = reverse("admin:customers_customer_simple_history", args=[customer.pk, version.history_id])
+
+    response = client.post(url, customer_form(customer, name="改名"), **EN)
+
+    assert response.status_code == 403
+    assert Customer.objects.get(pk=customer.pk).name == "张伟"
+
+
+def test_a_bad_version_url_is_a_404(staff_client, customer):
+    url = f"/admin/customers/customer/{customer.pk}/history/nope/"
+    assert staff_client.get(url, **EN).status_code == 404
