@@ -48,7 +48,8 @@ class CRMAdminSite(admin.AdminSite):
         if user.is_active and user.is_staff:
             sales = user.has_perm("orders.view_order")
             panel = user.has_perm("iframe_panel.view_auditevent")
-            figures = dashboard.figures(sales=sales, panel=panel)
+            follow_ups = user.has_perm("customers.view_followup")
+            figures = dashboard.figures(sales=sales, panel=panel, follow_ups=follow_ups)
         return super().index(request, {**(extra_context or {}), "dashboard": figures})
 
     def has_permission(self, request):

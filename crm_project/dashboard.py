@@ -19,7 +19,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer, VisitorIdentity
+from customers.models import Customer, FollowUp, VisitorIdentity
 from iframe_panel.models import AuditEvent
 from orders.models import Order
 
@@ -36,7 +36,7 @@ class Period:
     revenue: Decimal = Decimal("0.00")
 
 
-def figures(now=None, sales=True, panel=True):
+def figures(now=None, sales=True, panel=True, follow_ups=True):
     now = timezone.localtime(now)
     zone = now.tzinfo
     today = datetime.combine(now.date(), time.min, tzinfo=zone)
@@ -56,7 +56,17 @@ def figures(now=None, sales=True, panel=True):
         )
     if panel:
         result["panel"] = _panel_day(today)
+    if follow_ups:
+        result["follow_ups"] = _follow_ups(now, today + timedelta(days=1))
     return result
+
+
+def _follow_ups(now, tomorrow):
+    """Open follow-ups due by the end of today, and those of them already overdue: one query
+    over the open ones' partial index."""
+    return FollowUp.objects.due_by(tomorrow).aggregate(
+        due=Count("pk"), overdue=Count("pk", filter=Q(due_at__lt=now))
+    )
 
 
 def _sales(periods):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.formats import number_format
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
@@ -22,8 +22,8 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 from orders.models import Order
 from orders.search import matching_customers
 
-from . import personal_data
-from .models import Customer, Note, Tag, VisitorIdentity
+from . import personal_data, timeline
+from .models import Customer, FollowUp, Note, Tag, VisitorIdentity
 from .resources import CustomerResource, VisitorIdentityResource
 from .spreadsheet_admin import SpreadsheetImportExportMixin
 
@@ -107,6 +107,18 @@ class NoteInline(admin.StackedInline):
     @admin.display(description=_("written by"))
     def written_by(self, note):
         return note.written_by
+
+
+class FollowUpInline(admin.TabularInline):
+    model = FollowUp
+    extra = 0
+    fields = ["due_at", "what", "written_by", "done_at"]
+    readonly_fields = ["written_by", "done_at"]
+    ordering = ["done_at", "due_at"]
+
+    @admin.display(description=_("set by"))
+    def written_by(self, follow_up):
+        return follow_up.written_by
 
 
 class OrderInline(admin.TabularInline):
@@ -220,7 +232,7 @@ class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHis
         (_("Orders"), {"fields": ["order_count", "amount_spent", "last_order"]}),
         (_("History"), {"fields": ["created_at", "updated_at"]}),
     ]
-    inlines = [VisitorIdentityInline, NoteInline, OrderInline]
+    inlines = [FollowUpInline, VisitorIdentityInline, NoteInline, OrderInline]
     # No date_hierarchy: its links cost a MIN/MAX and a DISTINCT over the customers found on
     # every load (0.2–0.3 s each at 100,000 customers); the "created" filter does the job.
     list_per_page = 50
@@ -277,6 +289,8 @@ class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHis
         for instance in instances:
             if isinstance(instance, Note) and not instance.pk:
                 instance.author = request.user
+            if isinstance(instance, FollowUp) and not instance.pk:
+                instance.created_by = request.user
             instance.save()
         for obj in formset.deleted_objects:
             obj.delete()
@@ -298,6 +312,11 @@ class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHis
                 "<int:pk>/personal-data/export/",
                 view(self.export_personal_data_view),
                 name="customers_customer_export_personal_data",
+            ),
+            path(
+                "<int:pk>/timeline/",
+                view(self.timeline_view),
+                name="customers_customer_timeline",
             ),
             path(
                 "<int:pk>/personal-data/erase/",
@@ -348,6 +367,21 @@ class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHis
             raise PermissionDenied
         return self._personal_data_response(request, get_object_or_404(Customer, pk=pk))
 
+    def timeline_view(self, request, pk):
+        """Conversations, notes, follow-ups and orders in one list, newest first."""
+        customer = get_object_or_404(Customer, pk=pk)
+        if not self.has_view_or_change_permission(request, customer):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Timeline of %(name)s") % {"name": customer.name},
+            "customer": customer,
+            "entries": timeline.timeline(customer),
+            "limit": timeline.LIMIT,
+        }
+        return TemplateResponse(request, "admin/customers/customer/timeline.html", context)
+
     def erase_personal_data_view(self, request, pk):
         """A confirmation page saying what goes and what stays; only its POST erases."""
         if not self.has_erase_personal_data_permission(request):
@@ -371,6 +405,7 @@ class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHis
             "erased_name": personal_data.erased_name(customer.pk),
             "identity_count": customer.visitor_identities.count(),
             "note_count": customer.notes.count(),
+            "follow_up_count": customer.follow_ups.count(),
             "order_count": customer.orders.count(),
         }
         return TemplateResponse(
@@ -438,4 +473,86 @@ class NoteAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             obj.author = request.user
+        super().save_model(request, obj, form, change)
+
+
+class FollowUpStateFilter(admin.SimpleListFilter):
+    """What back-office staff look for: what is due (today or earlier), what is overdue."""
+
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("due", _("Due by today's end")),
+            ("overdue", _("Overdue")),
+            ("upcoming", _("Upcoming")),
+            ("open", _("Open")),
+            ("done", _("Done")),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        end_of_today = timezone.localtime(now).replace(hour=23, minute=59, second=59)
+        match self.value():
+            case "due":
+                return queryset.due_by(end_of_today)
+            case "overdue":
+                return queryset.due_by(now)
+            case "upcoming":
+                return queryset.open().filter(due_at__gt=end_of_today)
+            case "open":
+                return queryset.open()
+            case "done":
+                return queryset.exclude(done_at=None)
+        return queryset
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(admin.ModelAdmin):
+    list_display = ["due_at", "state", "customer", "what", "written_by", "done_at"]
+    list_display_links = ["due_at", "what"]
+    list_filter = [FollowUpStateFilter]
+    search_fields = ["what", "customer__name", "=customer__phone", "agent_name"]
+    list_select_related = ["customer", "created_by"]
+    autocomplete_fields = ["customer"]
+    readonly_fields = [
+        "created_at",
+        "created_by",
+        "agent_name",
+        "agent_id",
+        "ssid",
+        "done_at",
+        "done_by",
+        "done_by_agent",
+    ]
+    date_hierarchy = "due_at"
+    show_full_result_count = False
+    actions = ["mark_done"]
+
+    @admin.display(description=_("state"))
+    def state(self, follow_up):
+        if follow_up.done_at:
+            return _("Done")
+        return _("Overdue") if follow_up.overdue else _("Open")
+
+    @admin.display(description=_("set by"))
+    def written_by(self, follow_up):
+        return follow_up.written_by
+
+    @admin.action(description=_("Mark the selected follow-ups as done"))
+    def mark_done(self, request, queryset):
+        done = queryset.mark_done(user=request.user)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d follow-up marked as done.", "%(count)d follow-ups marked as done.", done
+            )
+            % {"count": done},
+            messages.SUCCESS,
+        )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
         super().save_model(request, obj, form, change)

@@ -238,3 +238,84 @@ class Note(models.Model):
         if self.author_id:
             return self.author.get_full_name() or self.author.get_username()
         return self.agent_name or self.agent_id
+
+
+class FollowUpQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(done_at=None)
+
+    def due_by(self, moment):
+        """Open follow-ups due at or before `moment`: overdue ones included."""
+        return self.open().filter(due_at__lte=moment)
+
+    def mark_done(self, *, user=None, agent_name=""):
+        """Close the open ones among these; the number closed. One UPDATE: the admin's bulk
+        action and the panel's button both end here."""
+        return self.open().update(done_at=timezone.now(), done_by=user, done_by_agent=agent_name)
+
+
+class FollowUp(models.Model):
+    """Something to do about a customer by a given time (待回访): call back, check a refund.
+    Set by an agent from the panel or by staff in the admin; open until someone marks it done."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("customer")
+    )
+    due_at = models.DateTimeField(_("due"))
+    what = models.CharField(_("what to do"), max_length=300)
+    created_at = models.DateTimeField(_("set at"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("set by staff"),
+    )
+    agent_name = models.CharField(_("agent name"), max_length=100, blank=True)
+    agent_id = models.CharField(_("agent ID"), max_length=100, blank=True)
+    ssid = models.CharField(
+        _("session ID"), max_length=100, blank=True, help_text=_("Easemob session (ssid).")
+    )
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("done by staff"),
+    )
+    done_by_agent = models.CharField(_("done by agent"), max_length=100, blank=True)
+
+    objects = FollowUpQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
+        indexes = [
+            # The panel's "next open follow-up of this customer", on every load.
+            models.Index(
+                fields=["customer", "due_at"],
+                condition=Q(done_at=None),
+                name="follow_up_open_customer_idx",
+            ),
+            # The admin's due and overdue list.
+            models.Index(
+                fields=["due_at"], condition=Q(done_at=None), name="follow_up_open_due_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return self.what[:50]
+
+    @property
+    def written_by(self):
+        if self.created_by_id:
+            return self.created_by.get_full_name() or self.created_by.get_username()
+        return self.agent_name or self.agent_id
+
+    @property
+    def overdue(self):
+        return self.done_at is None and self.due_at < timezone.now()

@@ -19,7 +19,7 @@ from django.utils.translation import gettext, gettext_noop
 from orders.models import Order
 
 from . import history
-from .models import Customer, Note, VisitorIdentity
+from .models import Customer, FollowUp, Note, VisitorIdentity
 from .signals import customer_data_export, customer_erasing
 
 # What the admin's history of the customer says; they name no personal data.
@@ -53,6 +53,10 @@ def export(customer, user):
             {"body": note.body, "ssid": note.ssid, "created_at": note.created_at}
             for note in customer.notes.order_by("created_at", "pk")
         ],
+        "follow_ups": [
+            {"what": f.what, "due_at": f.due_at, "created_at": f.created_at, "done_at": f.done_at}
+            for f in customer.follow_ups.order_by("created_at", "pk")
+        ],
         "orders": [
             {
                 **_fields(order, exclude=("id", "customer")),
@@ -76,11 +80,11 @@ def export(customer, user):
 def erase(customer, user):
     """Erase `customer`'s personal data, in one transaction.
 
-    Deleted: their visitor identities and notes (and, through `customer_erasing`, what other
-    apps hold about their visitor ids). Anonymised: the customer and the personal fields of
-    their orders. The customer is kept as an anonymous record rather than deleted: their orders
-    must stay for the books (and refer to a customer), and an anonymous customer keeps the
-    order history and the audit entries that pointed at them coherent.
+    Deleted: their visitor identities, notes and follow-ups (and, through `customer_erasing`,
+    what other apps hold about their visitor ids). Anonymised: the customer and the personal
+    fields of their orders. The customer is kept as an anonymous record rather than deleted:
+    their orders must stay for the books (and refer to a customer), and an anonymous customer
+    keeps the order history and the audit entries that pointed at them coherent.
     """
     with transaction.atomic():
         # Serialises two erasures of the same customer, and edits in the admin meanwhile.
@@ -92,6 +96,7 @@ def erase(customer, user):
         _scrub_change_history(customer, placeholder)
         customer.visitor_identities.all().delete()
         customer.notes.all().delete()
+        customer.follow_ups.all().delete()
         customer.orders.update(
             **dict.fromkeys(Order.PERSONAL_FIELDS, ""), updated_at=timezone.now()
         )
@@ -122,15 +127,17 @@ def _scrub_admin_history(customer, visitor_im_ids, placeholder):
     """The admin's history names each object as it was when changed (`object_repr`): the
     customer's name, a visitor id, the start of a note. Those entries stay, under the
     placeholder."""
-    types = ContentType.objects.get_for_models(Customer, VisitorIdentity, Note)
+    types = ContentType.objects.get_for_models(Customer, VisitorIdentity, Note, FollowUp)
     identity_ids = [str(pk) for pk in customer.visitor_identities.values_list("pk", flat=True)]
     note_ids = [str(pk) for pk in customer.notes.values_list("pk", flat=True)]
+    follow_up_ids = [str(pk) for pk in customer.follow_ups.values_list("pk", flat=True)]
     about = (
         Q(content_type=types[Customer], object_id=str(customer.pk))
         | Q(content_type=types[VisitorIdentity], object_id__in=identity_ids)
         # Identities deleted earlier are known only by their visitor id.
         | Q(content_type=types[VisitorIdentity], object_repr__in=visitor_im_ids)
         | Q(content_type=types[Note], object_id__in=note_ids)
+        | Q(content_type=types[FollowUp], object_id__in=follow_up_ids)
     )
     LogEntry.objects.filter(about).update(object_repr=placeholder)
 

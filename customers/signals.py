@@ -16,3 +16,8 @@ customer_erasing = Signal()
 # `visitor_im_ids`. Each receiver returns a dict of sections ({name: JSON-serialisable data})
 # that is added to the export.
 customer_data_export = Signal()
+
+# Sent to build a customer's timeline in the admin, with `customer` and `limit`. Each receiver
+# returns a list of `customers.timeline.Entry` (at most `limit`, the newest), which the timeline
+# merges with the customer's own notes, follow-ups and orders.
+customer_timeline = Signal()

@@ -1,5 +1,5 @@
 """What an agent can do from the panel: reveal contact details, look up orders, find and link a
-customer, create one, write a note, unlink a wrong binding.
+customer, create one, write a note, set a follow-up and mark it done, unlink a wrong binding.
 
 Each action is called by the page's script with the page's signed action token (signing.py)
 instead of a CSRF cookie, which a third-party iframe cannot rely on. Each answers JSON: an error
@@ -29,14 +29,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt
 
-from customers import history
-from customers.models import Customer, Note, VisitorIdentity
+from customers import history as change_history
+from customers.models import Customer, FollowUp, Note, VisitorIdentity
 from customers.phones import normalize_phone
 from ops.db import round_trip_limit
 from orders.search import matching_customers
 
-from . import ratelimit, signing, views, visitor_info
-from .forms import NewCustomerForm, NoteForm
+from . import history, ratelimit, signing, views, visitor_info
+from .forms import FollowUpForm, NewCustomerForm, NoteForm
 from .masking import mask_email, mask_phone
 from .matching import bind, infer_channel
 from .models import AuditEvent
@@ -152,7 +152,7 @@ def panel_action(audit_action, method):
                 action = Action(request, data, payload, lang)
                 with (
                     round_trip_limit(settings.PANEL_DATABASE_TIMEOUT),
-                    history.recorded_as(BY_PANEL, agent=action.agent_label()),
+                    change_history.recorded_as(BY_PANEL, agent=action.agent_label()),
                 ):
                     return handler(action)
 
@@ -335,12 +335,17 @@ def _move_to(action, customer):
 
 
 def _swap_visitor(action, customer, message):
-    """The answer of link, create and unlink: the notice, the panel's visitor part as the page
-    renders it for `customer` (or for an unknown visitor), and a fresh action token naming that
-    customer, for the actions the new part offers."""
+    """The answer of link, create, unlink and the follow-ups: the notice, the panel's visitor
+    part as the page renders it for `customer` (or for an unknown visitor), and a fresh action
+    token naming that customer, for the actions the new part offers."""
     info = visitor_info.load(action.visitor_im_id)
     # As the page would after `bind`, which records this channel.
     channel = infer_channel(action.visitor_im_id, action.origin_type)
+    # The contact history as the next load shows it; recording it here also gives the
+    # conversation the customer it was just linked to.
+    contact_history = history.record(
+        action.ssid, action.visitor_im_id, customer, channel, action.agent
+    )
     context = views.visitor_part(
         settings.PANEL_TOKEN,
         action.lang,
@@ -348,6 +353,7 @@ def _swap_visitor(action, customer, message):
         customer,
         channel,
         info,
+        contact_history=contact_history,
     )
     token = signing.make(
         action.visitor_im_id,
@@ -421,6 +427,44 @@ def note(action):
     customer.refresh_from_db(fields=["revision"])
     notes = views._customer_html(customer, action.lang)["notes"]
     return json_response({"message": _("Note saved."), "notes": str(notes)})
+
+
+@panel_action(AuditEvent.Action.FOLLOW_UP, "POST")
+def follow_up(action):
+    customer = action.customer()
+    if customer is None:
+        return json_error(400, _("Link the visitor to a customer before setting a follow-up."))
+    form = FollowUpForm(action.data)
+    if not form.is_valid():
+        fields = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+        return json_error(400, _("Please correct the fields below."), fields=fields)
+    form.instance.customer = customer
+    form.instance.agent_name = str(action.agent.get("name", ""))[:100]
+    form.instance.agent_id = str(action.agent.get("id", ""))[:100]
+    form.instance.ssid = action.ssid[:100]
+    form.save()
+    action.audit(AuditEvent.Action.FOLLOW_UP, customer=customer)
+    return _swap_visitor(action, customer, _("Follow-up set."))
+
+
+@panel_action(AuditEvent.Action.FOLLOW_UP_DONE, "POST")
+def follow_up_done(action):
+    """Close one of the customer's open follow-ups: the page's token names the customer, so an
+    id of another customer's follow-up closes nothing."""
+    customer = action.customer()
+    try:
+        follow_up_id = int(action.data.get("follow_up", ""))
+    except ValueError:
+        follow_up_id = None
+    if customer is None or follow_up_id is None:
+        return json_error(400, _("Nothing to mark as done."))
+    done = FollowUp.objects.filter(pk=follow_up_id, customer=customer).mark_done(
+        agent_name=str(action.agent.get("name") or action.agent.get("id") or "")[:100]
+    )
+    if not done:
+        return json_error(409, _("This follow-up is already done. Reload the panel."))
+    action.audit(AuditEvent.Action.FOLLOW_UP_DONE, customer=customer, detail=str(follow_up_id))
+    return _swap_visitor(action, customer, _("Follow-up done."))
 
 
 @panel_action(AuditEvent.Action.UNLINK, "POST")

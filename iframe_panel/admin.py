@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer, VisitorIdentity
 
-from .models import AuditEvent, VisitorInfo
+from .models import AuditEvent, Conversation, VisitorInfo
 
 # Characters of a visitor id, agent name or detail shown in a table cell. The panel takes a
 # visitorImId of up to 255 characters from anyone holding its URL, and a single unbroken one
@@ -137,3 +137,34 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description=_("detail"))
     def detail_sentence(self, event):
         return shortened(detail_text(event), 80)
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    """The contact history: recorded by the panel, never edited. Each customer's, with their
+    notes and orders, is on their timeline (the customer's page links to it)."""
+
+    list_display = ["first_seen_at", "customer", "channel", "agent", "visitor", "last_seen_at"]
+    list_filter = ["channel", "first_seen_at"]
+    search_fields = ["=ssid", "=visitor_im_id", "customer__name", "agent_name", "=agent_id"]
+    list_select_related = ["customer"]
+    date_hierarchy = "first_seen_at"
+    show_full_result_count = False
+    Media = LongValuesMedia
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields if field.name != "id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("visitor IM ID"), ordering="visitor_im_id")
+    def visitor(self, conversation):
+        return shortened(conversation.visitor_im_id)
+
+    @admin.display(description=_("agent name"), ordering="agent_name")
+    def agent(self, conversation):
+        return shortened(conversation.agent)

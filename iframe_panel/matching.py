@@ -67,13 +67,17 @@ def channel_label(origin_type):
     return str(channel.label) if channel else ""
 
 
-def find_identity(visitor_im_id):
+def find_identity(visitor_im_id, annotations=None):
+    """The visitor's identity with its customer, or None. `annotations` ride along in the same
+    query: the panel reads the visitor's pushed info and the customer's open follow-up there
+    rather than in statements of their own."""
     # The customer's tags are read only when their card is rendered (views._customer_html).
     # get() on the unique column, not first(): no ORDER BY to build, a third less CPU (measured).
+    queryset = VisitorIdentity.objects.select_related("customer")
+    if annotations:
+        queryset = queryset.annotate(**annotations)
     try:
-        identity = VisitorIdentity.objects.select_related("customer").get(
-            visitor_im_id=visitor_im_id
-        )
+        identity = queryset.get(visitor_im_id=visitor_im_id)
     except VisitorIdentity.DoesNotExist:
         identity = None
     if identity and timezone.now() - identity.last_seen_at > LAST_SEEN_RESOLUTION:
@@ -89,7 +93,11 @@ def match_visitor(visitor_im_id, trusted_params, origin_type="", exclude_custome
     identity = find_identity(visitor_im_id)
     if identity:
         return Match(customer=identity.customer, identity=identity, via="identity")
+    return match_by_params(visitor_im_id, trusted_params, origin_type, exclude_customer_ids)
 
+
+def match_by_params(visitor_im_id, trusted_params, origin_type="", exclude_customer_ids=()):
+    """Steps 2 and 3, for a visitor without an identity."""
     customer, via = _find_by_params(trusted_params)
     if customer is not None and customer.pk in exclude_customer_ids:
         return Match()

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import VISITOR_IM_ID_MAX_LENGTH, VisitorIdentity
@@ -46,6 +47,8 @@ class AuditEvent(models.Model):
         CREATE = "create", _("Created a customer")
         NOTE = "note", _("Added a note")
         UNLINK = "unlink", _("Unlinked a visitor")
+        FOLLOW_UP = "follow_up", _("Set a follow-up")
+        FOLLOW_UP_DONE = "follow_up_done", _("Marked a follow-up done")
 
     class Outcome(models.TextChoices):
         OK = "ok", _("Succeeded")
@@ -90,3 +93,48 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} {self.visitor_im_id}"
+
+
+class Conversation(models.Model):
+    """One Easemob session (`ssid`) the panel was loaded in: the customer's contact history.
+
+    Recorded once, by the first panel load that carries the session id (history.py); its last
+    seen time is refreshed at most every few minutes, like VisitorIdentity.last_seen_at.
+    """
+
+    ssid = models.CharField(_("session ID"), max_length=100, unique=True)
+    visitor_im_id = models.CharField(_("visitor IM ID"), max_length=VISITOR_IM_ID_MAX_LENGTH)
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("customer"),
+    )
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=VisitorIdentity.Channel.choices, blank=True
+    )
+    agent_name = models.CharField(_("agent name"), max_length=100, blank=True)
+    agent_id = models.CharField(_("agent ID"), max_length=100, blank=True)
+    first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-first_seen_at"]
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        indexes = [
+            # The panel's history of a customer, and of a visitor not linked yet, on every load.
+            models.Index(fields=["customer", "-first_seen_at"], name="conversation_customer_idx"),
+            models.Index(
+                fields=["visitor_im_id", "-first_seen_at"], name="conversation_visitor_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return self.ssid
+
+    @property
+    def agent(self):
+        return self.agent_name or self.agent_id

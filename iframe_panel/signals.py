@@ -2,15 +2,20 @@
 
 The CRM core sends `customers.signals.customer_data_export` and `customer_erasing` without
 knowing about the panel; these receivers (connected in `apps.py`) add and erase the panel's part:
-what the visitors' apps pushed (`VisitorInfo`) and the audit log.
+what the visitors' apps pushed (`VisitorInfo`), the conversations (contact history) and the
+audit log; and the conversations to the customer's timeline in the admin.
 """
 
 from django.db.models import Q
 from django.dispatch import receiver
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from customers.signals import customer_data_export, customer_erasing
+from customers.signals import customer_data_export, customer_erasing, customer_timeline
+from customers.timeline import Entry
 
-from .models import AuditEvent, VisitorInfo
+from .models import AuditEvent, Conversation, VisitorInfo
 
 # Stands for an erased customer's visitor ids in the audit entries, which stay: who looked at
 # or changed what, and when, remains on record.
@@ -38,6 +43,18 @@ def export_panel_data(sender, customer, visitor_im_ids, **kwargs):
             }
             for info in infos
         ],
+        "conversations": [
+            {
+                "ssid": c.ssid,
+                "visitor_im_id": c.visitor_im_id,
+                "channel": c.channel,
+                "first_seen_at": c.first_seen_at,
+                "last_seen_at": c.last_seen_at,
+            }
+            for c in Conversation.objects.filter(_about(customer, visitor_im_ids)).order_by(
+                "first_seen_at", "pk"
+            )
+        ],
         # What was done with their data and when. The agent, their address and what they typed
         # are the colleagues' data, not the customer's.
         "panel_audit": [
@@ -56,6 +73,8 @@ def export_panel_data(sender, customer, visitor_im_ids, **kwargs):
 @receiver(customer_erasing)
 def erase_panel_data(sender, customer, visitor_im_ids, **kwargs):
     VisitorInfo.objects.filter(visitor_im_id__in=visitor_im_ids).delete()
+    # A session id leads back to the conversation in Easemob, and so to the visitor.
+    Conversation.objects.filter(_about(customer, visitor_im_ids)).delete()
 
     # Lookups and searches keep what the agent typed. Cleared in the entries about the customer,
     # and wherever another search held their name, phone, email or external ID as stored (a
@@ -73,3 +92,25 @@ def erase_panel_data(sender, customer, visitor_im_ids, **kwargs):
     AuditEvent.objects.filter(_about(customer, visitor_im_ids)).update(
         visitor_im_id=ERASED_VISITOR_IM_ID, ssid=""
     )
+
+
+@receiver(customer_timeline)
+def conversations_in_timeline(sender, customer, limit, **kwargs):
+    """The conversations the panel was loaded in, for the customer's timeline in the admin."""
+    conversations = Conversation.objects.filter(customer=customer).order_by("-first_seen_at")
+    return [
+        Entry(
+            at=conversation.first_seen_at,
+            kind="conversation",
+            label=_("Conversation"),
+            text=" · ".join(filter(None, [conversation.get_channel_display(), conversation.agent]))
+            or conversation.ssid,
+            detail=_("session %(ssid)s, last seen %(when)s")
+            % {
+                "ssid": conversation.ssid,
+                "when": timezone.localtime(conversation.last_seen_at).strftime("%Y-%m-%d %H:%M"),
+            },
+            url=reverse("admin:iframe_panel_conversation_change", args=[conversation.pk]),
+        )
+        for conversation in conversations[:limit]
+    ]

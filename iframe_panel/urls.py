@@ -13,4 +13,6 @@ urlpatterns = [
     path("<str:token>/create/", actions.create, name="create"),
     path("<str:token>/note/", actions.note, name="note"),
     path("<str:token>/unlink/", actions.unlink, name="unlink"),
+    path("<str:token>/follow-up/", actions.follow_up, name="follow_up"),
+    path("<str:token>/follow-up/done/", actions.follow_up_done, name="follow_up_done"),
 ]

@@ -93,8 +93,10 @@ class FallbackRedisCache(RedisCache):
 
 def count(cache, key, timeout):
     """`FallbackRedisCache.count` for any of Django's caches, in their own atomic operations."""
-    if isinstance(cache, FallbackRedisCache):
-        return cache.count(key, timeout)
+    # getattr, not isinstance: django.core.cache.cache is a proxy of the configured backend.
+    counter = getattr(cache, "count", None)
+    if counter is not None:
+        return counter(key, timeout)
     try:
         return cache.incr(key)
     except ValueError:

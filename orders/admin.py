@@ -18,7 +18,8 @@ from customers.models import Customer
 from customers.phones import LastDigits, last_digits, looks_like_phone, normalize_phone
 from customers.spreadsheet_admin import SpreadsheetImportExportMixin
 
-from .models import Order, OrderItem
+from . import replies
+from .models import Order, OrderItem, ReplyTemplate
 from .resources import OrderResource
 
 
@@ -268,3 +269,26 @@ def item_changes(order_id):
             record.changes = helper.context_for_delta_changes(delta)
         previous[record.id] = record
     return records
+
+
+@admin.register(ReplyTemplate)
+class ReplyTemplateAdmin(admin.ModelAdmin):
+    """The sentences agents copy from the panel (Copy a reply), per order status and language."""
+
+    list_display = ["status", "language", "text", "updated_at"]
+    list_filter = ["language", "status"]
+    fields = ["status", "language", "text", "example"]
+    readonly_fields = ["example"]
+
+    @admin.display(description=_("example"))
+    def example(self, template):
+        """The reply for the latest order of this status, as the panel would offer it."""
+        order = (
+            Order.objects.filter(status=template.status)
+            .prefetch_related("items")
+            .order_by("-placed_at")
+            .first()
+        )
+        if not template.pk or order is None:
+            return "—"
+        return replies.render(template.text, order, template.language) or "—"

@@ -1,13 +1,30 @@
+import secrets
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connections, models
-from django.db.models import Case, Count, DecimalField, F, Max, Q, Sum, When, Window
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    F,
+    Func,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers.history import CRMHistoricalRecords, record_changes
 from customers.models import Customer
+
+from . import replies
 
 ZERO = Decimal("0.00")
 
@@ -31,9 +48,10 @@ class OrderQuerySet(models.QuerySet):
 
 
 class OrderManager(models.Manager.from_queryset(OrderQuerySet)):
-    def overview(self, customer, limit=10):
-        """The latest `limit` orders (items prefetched), and a summary of all the customer's
-        orders: count, amount spent (paid and not cancelled or refunded) and last order time.
+    def overview(self, customer, limit=10, annotations=None):
+        """The latest `limit` orders (items prefetched, `annotations` added), and a summary of
+        all the customer's orders: count, amount spent (paid and not cancelled or refunded) and
+        last order time.
 
         The summary rides on the latest orders as window aggregates, computed over all the
         customer's orders before the LIMIT: one query instead of an aggregate and a list, on
@@ -49,6 +67,7 @@ class OrderManager(models.Manager.from_queryset(OrderQuerySet)):
                 all_count=Window(Count("pk")),
                 all_spent=Window(Sum(spending)),
                 all_last_placed_at=Window(Max("placed_at")),
+                **(annotations or {}),
             )
             .prefetch_related("items")
             .order_by("-placed_at", "-pk")[:limit]
@@ -266,3 +285,74 @@ class OrderItem(models.Model):
     @property
     def line_total(self):
         return (self.unit_price or ZERO) * (self.quantity or 0)
+
+
+def new_reply_revision():
+    """A fresh `ReplyTemplate.revision`: random, and small enough that the sum over every
+    template (what the panel's card cache is keyed on) fits in a 64-bit integer."""
+    return secrets.randbits(31)
+
+
+class ReplyTemplate(models.Model):
+    """The sentence an agent copies for an order of a status, in one language (Copy a reply)."""
+
+    class Language(models.TextChoices):
+        ZH_HANS = "zh-hans", _("Simplified Chinese")
+        EN = "en", _("English")
+
+    status = models.CharField(_("order status"), max_length=10, choices=Order.Status.choices)
+    language = models.CharField(_("language"), max_length=7, choices=Language.choices)
+    text = models.CharField(
+        _("reply"),
+        max_length=500,
+        validators=[replies.validate],
+        help_text=_(
+            "Placeholders in braces are replaced with the order's values: {number}, {status}, "
+            "{total}, {items}, {placed_date}, {paid_date}, {shipped_date}, {carrier}, "
+            "{tracking_number}."
+        ),
+    )
+    # Changes with every save: the panel's cached cards are keyed on the sum over all templates,
+    # so that an edit (or a deletion) shows on the next load of every customer.
+    revision = models.IntegerField(default=new_reply_revision, editable=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["status", "language"]
+        verbose_name = _("reply template")
+        verbose_name_plural = _("reply templates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status", "language"],
+                name="reply_template_unique_status_language",
+                violation_error_message=_("There is already a reply for this status and language."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_status_display()} ({self.get_language_display()})"
+
+    def save(self, *args, **kwargs):
+        self.revision = new_reply_revision()
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def text_for(cls, language):
+        """The text for the status of the order being read, as a subquery of an order query:
+        the panel reads the replies with the orders, in no statement of their own."""
+        same = cls.objects.filter(status=OuterRef("status"), language=language)
+        return Subquery(same.values("text")[:1])
+
+    @classmethod
+    def revision_sum(cls):
+        """The sum of every template's revision, as a subquery: it changes with any edit,
+        addition or deletion. SUM as a plain function, so that the ORM adds no GROUP BY; 0 when
+        there are none."""
+        total = Func(F("revision"), function="SUM", output_field=models.BigIntegerField())
+        subquery = Subquery(cls.objects.order_by().annotate(total=total).values("total")[:1])
+        return Coalesce(subquery, 0, output_field=models.BigIntegerField())
+
+    @classmethod
+    def current_revision(cls):
+        """The same sum, read on its own."""
+        return cls.objects.aggregate(total=Sum("revision"))["total"] or 0

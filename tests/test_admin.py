@@ -77,6 +77,8 @@ def test_customer_add_page_renders_and_creates(staff_client, en):
         "notes-0-body": "首次来电咨询",
         "orders-TOTAL_FORMS": "0",
         "orders-INITIAL_FORMS": "0",
+        "follow_ups-TOTAL_FORMS": "0",
+        "follow_ups-INITIAL_FORMS": "0",
     }
     response = staff_client.post(url, data, **en)
     assert response.status_code == 302, response.text

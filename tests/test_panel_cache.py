@@ -37,9 +37,10 @@ VISITOR = "webim-visitor-8K2FTG9QTYWRT8EYVJ7F"
 OTHER_VISITOR = "webim-visitor-OTHER0000000000000000"
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 
-# A load served from the cache: the identity with its customer, the visitor's pushed info, the
-# audit INSERT. A load that renders the card adds the orders (with the summary), their items,
-# the tags and the notes (with their authors).
+# A load served from the cache: the identity with its customer, the visitor's pushed info and
+# the open follow-up (one query), the contact history, the audit INSERT. A load that renders
+# the card adds the orders (with the summary), their items, the tags and the notes (with their
+# authors).
 HIT = 3
 MISS = 7
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from customers.models import Customer, Note, Tag, VisitorIdentity
 from customers.signals import customer_erasing
-from iframe_panel.models import AuditEvent, VisitorInfo
+from iframe_panel.models import AuditEvent, Conversation, VisitorInfo
 from orders.models import Order
 
 pytestmark = pytest.mark.django_db
@@ -394,6 +394,27 @@ def test_prune_empties_an_unlinked_visitor_and_keeps_what_it_was_unlinked_from(c
     info.refresh_from_db()
     assert (info.params, info.param_meta) == ({}, {})
     assert info.unlinked_customer_ids == [customer.pk]
+
+
+def test_prune_deletes_old_conversations_of_visitors_not_linked(customer, visitor):
+    long_ago = timezone.now() - timedelta(days=91)
+    for ssid, visitor_im_id, owner, seen in [
+        ("stranger-old", "stranger", None, long_ago),
+        ("stranger-recent", "stranger", None, timezone.now()),
+        ("customer-old", "other-visitor", customer, long_ago),
+        ("visitor-linked-since", visitor.visitor_im_id, None, long_ago),
+    ]:
+        Conversation.objects.create(
+            ssid=ssid, visitor_im_id=visitor_im_id, customer=owner, last_seen_at=seen
+        )
+    out = StringIO()
+    call_command("prune_visitor_info", stdout=out)
+    assert sorted(Conversation.objects.values_list("ssid", flat=True)) == [
+        "customer-old",
+        "stranger-recent",
+        "visitor-linked-since",
+    ]
+    assert "Deleted 1 conversations" in out.getvalue()
 
 
 def test_prune_refuses_a_retention_below_one_day():

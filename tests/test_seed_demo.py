@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import call_command
 
-from customers.models import Customer, VisitorIdentity
+from customers.models import Customer, FollowUp, VisitorIdentity
 from orders.models import Order, OrderItem
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +30,12 @@ def test_seed_demo_creates_realistic_data(capsys):
         order.shipping_fee - order.discount
     )
     assert "40 customers" in capsys.readouterr().out
+    # Something in the admin's list of follow-ups, open and each on its own customer.
+    assert (
+        FollowUp.objects.open().count()
+        == FollowUp.objects.values("customer").distinct().count()
+        > 0
+    )
 
 
 def test_seed_demo_is_idempotent():

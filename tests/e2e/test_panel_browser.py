@@ -1,13 +1,15 @@
 """The panel in a real browser, loaded directly as Easemob's workbench loads it."""
 
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from customers.models import Customer, Note, VisitorIdentity
-from iframe_panel.models import AuditEvent
+from customers.models import Customer, FollowUp, Note, VisitorIdentity
+from iframe_panel.models import AuditEvent, Conversation
 from orders.models import Order, OrderItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,6 +50,36 @@ def known(db):
     return customer
 
 
+@pytest.fixture
+def last_time(known):
+    """What happened last time, and what is pending: an earlier conversation with its note, and
+    an open follow-up, as the panel shows them under the customer's card."""
+    customer = known
+    earlier = timezone.now() - timedelta(days=3)
+    Conversation.objects.create(
+        ssid="S-0",
+        visitor_im_id=VISITOR,
+        customer=customer,
+        channel="web",
+        agent_name="客服小李",
+        first_seen_at=earlier,
+        last_seen_at=earlier,
+    )
+    Note.objects.create(
+        customer=customer,
+        body="客户询问耳机发货时间，已催仓库。",
+        ssid="S-0",
+        agent_name="客服小李",
+    )
+    FollowUp.objects.create(
+        customer=customer,
+        due_at=timezone.now() + timedelta(hours=2),
+        what="回电确认耳机是否送达",
+        agent_name="客服小李",
+    )
+    return customer
+
+
 def panel_url(live_server, visitor=VISITOR, **params):
     session = {"agentName": "客服小美", "agentId": "1001", "ssid": "S-1"}
     query = urlencode({"visitorImId": visitor, **session, **params})
@@ -61,7 +93,9 @@ def overflow(page):
 
 
 @pytest.mark.parametrize("width", [280, 600])
-def test_the_panel_has_no_horizontal_overflow(page, live_server, known, width, screenshot):
+def test_the_panel_has_no_horizontal_overflow(
+    page, live_server, known, last_time, width, screenshot
+):
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(panel_url(live_server, name="Jack" * 30, lang="zh", originType="webim"))
     page.locator("details.order").first.click()
@@ -72,6 +106,8 @@ def test_the_panel_has_no_horizontal_overflow(page, live_server, known, width, s
     page.locator('#messages button.lookup-chip[data-value="2026112400000001"]').click()
     expect(page.locator("#messages .lookup-result")).to_contain_text("顺丰速运")
     assert overflow(page) <= 0
+    expect(page.locator("#follow-ups")).to_contain_text("回电确认耳机是否送达")
+    expect(page.locator("#history")).to_contain_text("客服小李")
     screenshot(page, f"panel-{width}.png")
 
 

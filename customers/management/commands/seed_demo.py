@@ -1,4 +1,5 @@
-"""Realistic demo data: Chinese customers with visitor ids on several channels, and their orders.
+"""Realistic demo data: Chinese customers with visitor ids on several channels, their orders,
+and a few follow-ups.
 
 Every record is derived from a fixed random seed and its position, so a second run finds
 everything in place and creates nothing; a larger `--customers` adds only the new ones.
@@ -13,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers import history
-from customers.models import Customer, Tag, VisitorIdentity
+from customers.models import Customer, FollowUp, Tag, VisitorIdentity
 from orders.models import Order, OrderItem
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"  # noqa: E501
@@ -59,6 +60,14 @@ PRODUCTS = [
 ]
 CARRIERS = [("顺丰速运", "SF"), ("中通快递", "ZTO"), ("圆通速递", "YT"), ("京东物流", "JDL")]
 TAGS = ["老客户", "高价值", "投诉过", "企业采购", "待回访", "新客户"]
+FOLLOW_UPS = [
+    "回电确认退款是否到账",
+    "发票开好后通知客户",
+    "确认换货是否已收到",
+    "询问新品试用感受",
+    "提醒客户补充收货地址",
+]
+AGENTS = ["客服小美", "客服阿强", "客服小林"]
 REMARKS = ["", "", "喜欢周末收货", "发票抬头为公司名称", "电话沟通前请先发短信", "对价格敏感"]
 LEVEL_WEIGHTS = [
     (Customer.Level.REGULAR, 60),
@@ -175,6 +184,16 @@ class Command(BaseCommand):
         order_count = rng.choice([0, 1, 2, 3, 4, 5, 6, 8])
         for n in range(order_count):
             self._create_order(rng, customer, index, n, now, city, street)
+        # About one customer in five has something to follow up: some overdue, some today,
+        # some later, so that the admin's due list has something in it.
+        if rng.random() < 0.2:
+            FollowUp.objects.create(
+                customer=customer,
+                due_at=now + timedelta(hours=rng.randrange(-72, 120)),
+                what=rng.choice(FOLLOW_UPS),
+                agent_name=rng.choice(AGENTS),
+                created_at=now - timedelta(days=rng.randrange(1, 5)),
+            )
         return order_count
 
     def _create_order(self, rng, customer, index, n, now, city, street):

@@ -1,8 +1,10 @@
-"""Delete the visitor info of visitors not linked to a customer, past its retention.
+"""Delete the visitor info and conversations of visitors not linked to a customer, past their
+retention.
 
 A visitor's app may push a name, a phone or an address with every cmd message; for a visitor who
 is no customer's nothing else justifies keeping it. Counted from the last push, so a visitor
-still pushing keeps theirs. Run it daily with `prune_panel_audit` (docs/deploy.md).
+still pushing keeps theirs. Their conversations (the contact history) go the same way, counted
+from when each was last seen. Run it daily with `prune_panel_audit` (docs/deploy.md).
 """
 
 from datetime import timedelta
@@ -13,7 +15,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from customers.models import VisitorIdentity
-from iframe_panel.models import VisitorInfo
+from iframe_panel.models import Conversation, VisitorInfo
 
 BATCH = 10_000
 
@@ -51,7 +53,22 @@ class Command(BaseCommand):
                 break
             # Checked again in the DELETE: a visitor linked since the SELECT keeps its info.
             deleted += doomed.filter(pk__in=ids).delete()[0]
+        conversations = _delete_in_batches(
+            Conversation.objects.filter(customer=None, last_seen_at__lt=cutoff).filter(
+                ~Exists(linked)
+            )
+        )
         self.stdout.write(
             f"Deleted the visitor info of {deleted} visitors not linked to a customer and not "
-            f"updated for {days} days; emptied that of {emptied} unlinked ones."
+            f"updated for {days} days; emptied that of {emptied} unlinked ones. Deleted "
+            f"{conversations} conversations of visitors not linked to a customer."
         )
+
+
+def _delete_in_batches(doomed):
+    deleted = 0
+    while True:
+        ids = list(doomed.values_list("pk", flat=True)[:BATCH])
+        if not ids:
+            return deleted
+        deleted += doomed.filter(pk__in=ids).delete()[0]

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('customers', '0004_customer_phone_last_digits_index'),
-        ('orders', '0002_carrier_and_tracking_number_indexes'),
+        ('orders', '0004_default_reply_templates'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0004_customer_phone_last_digits_index'),
+        ('customers', '0005_followup'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
