@@ -46,6 +46,8 @@ def customer_form(customer, **changes):
         "notes-INITIAL_FORMS": "0",
         "orders-TOTAL_FORMS": "0",
         "orders-INITIAL_FORMS": "0",
+        "follow_ups-TOTAL_FORMS": "0",
+        "follow_ups-INITIAL_FORMS": "0",
     }
     return {**data, **changes}
 
