@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from customers import history
 from customers.models import VISITOR_IM_ID_MAX_LENGTH, Customer, Tag, VisitorIdentity
 from orders.models import ZERO, Order, OrderItem
 
@@ -279,11 +280,14 @@ class OrderUpsertSerializer(serializers.ModelSerializer):
         if items_changed:
             # Replaced as a whole: the business system's list is the truth, and item
             # identities are not shared with it. bulk_create skips OrderItem.save(), which
-            # would recalculate the total once per item.
+            # would recalculate the total once per item; the history is written with it.
             order.items.all().delete()
-            OrderItem.objects.bulk_create(
-                OrderItem(order=order, product_name=n, sku=s, quantity=q, unit_price=p)
-                for n, s, q, p in items
+            history.bulk_create(
+                OrderItem,
+                [
+                    OrderItem(order=order, product_name=n, sku=s, quantity=q, unit_price=p)
+                    for n, s, q, p in items
+                ],
             )
             order.recalculate_total()
         return order

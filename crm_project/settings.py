@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "import_export",
+    # Who changed what and when on customers, orders and items (customers/history.py).
+    "simple_history",
     "customers",
     "orders",
     "iframe_panel",
@@ -77,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Lends the request's user to the change history of what the request saves.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
@@ -344,6 +348,11 @@ LOGGING = {
 # --- Import and export (django-import-export) -------------------------------------------------
 # A file is imported whole or not at all: every row in one transaction, rolled back on any error.
 IMPORT_EXPORT_USE_TRANSACTIONS = True
+
+# --- Change history (django-simple-history; customers/history.py) -----------------------------
+# The History page shows versions and does not revert to them: an order's version holds neither
+# its items nor a total that matches them, so a revert would restore half an order.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # --- Admin logins -----------------------------------------------------------------------------
 # django-axes counts failed admin logins per username and client address, in the database: a

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .history import CRMHistoricalRecords
 from .phones import LastDigits, normalize_phone
 
 # Easemob's visitor ids differ by channel (IM ids, WeChat openids, Weibo fan ids, WeCom user
@@ -89,6 +90,9 @@ class Customer(models.Model):
     revision = models.BigIntegerField(_("revision"), default=new_revision, editable=False)
 
     objects = CustomerQuerySet.as_manager()
+    # The revision changes with every change to the customer's orders and notes too
+    # (`touch()`): in the history it would say nothing and hide the customer's own changes.
+    history = CRMHistoricalRecords(excluded_fields=["revision", "updated_at"])
 
     # Cleared when the customer's personal data is erased (the name becomes a placeholder, the
     # gender unknown and the tags go too). The level and the creation time say nothing about

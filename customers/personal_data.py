@@ -4,8 +4,8 @@ Other apps keep personal data of their own about a customer (the Easemob panel: 
 visitor's app pushed, the panel's audit log). They add it to the export and erase it through
 the signals in `customers.signals`, so the CRM core imports nothing from them.
 
-Both are recorded in the admin's history of the customer (who, when), which is where staff look
-for what happened to a customer.
+Both are recorded in the admin's log of the customer (who, when); the erasure is also in the
+customer's change history, whose earlier versions it scrubs.
 """
 
 from django.conf import settings
@@ -18,6 +18,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from orders.models import Order
 
+from . import history
 from .models import Customer, FollowUp, Note, VisitorIdentity
 from .signals import customer_data_export, customer_erasing
 
@@ -69,6 +70,10 @@ def export(customer, user):
     ):
         data.update(sections)
     _record(user, customer, EXPORTED)
+    # In the change history too, which the History page shows: a version without changes,
+    # saying who took a copy and when.
+    with history.recorded_as(EXPORTED, user=user):
+        history.record_changes(Customer, [customer])
     return data
 
 
@@ -88,6 +93,7 @@ def erase(customer, user):
         customer_erasing.send(sender=Customer, customer=customer, visitor_im_ids=visitor_im_ids)
         placeholder = erased_name(customer.pk)
         _scrub_admin_history(customer, visitor_im_ids, placeholder)
+        _scrub_change_history(customer, placeholder)
         customer.visitor_identities.all().delete()
         customer.notes.all().delete()
         customer.follow_ups.all().delete()
@@ -98,7 +104,8 @@ def erase(customer, user):
             setattr(customer, field, "")
         customer.name = placeholder
         customer.gender = Customer.Gender.UNKNOWN
-        customer.save()
+        with history.recorded_as(ERASED, user=user):
+            customer.save()
         customer.tags.clear()
         _record(user, customer, ERASED)
     return customer
@@ -133,6 +140,20 @@ def _scrub_admin_history(customer, visitor_im_ids, placeholder):
         | Q(content_type=types[FollowUp], object_id__in=follow_up_ids)
     )
     LogEntry.objects.filter(about).update(object_repr=placeholder)
+
+
+def _scrub_change_history(customer, placeholder):
+    """The change history (customers/history.py) keeps every version of the customer and of
+    their orders, with the personal data each had: those versions lose it as the records do.
+    An order's versions are found by the customer they belonged to at the time, so an order
+    since moved to another customer keeps only what it held under them. What changed and when
+    stays (status, amounts, items, who changed them); who the person was goes."""
+    Customer.history.filter(id=customer.pk).update(
+        **dict.fromkeys(Customer.PERSONAL_FIELDS, ""),
+        name=placeholder,
+        gender=Customer.Gender.UNKNOWN,
+    )
+    Order.history.filter(customer_id=customer.pk).update(**dict.fromkeys(Order.PERSONAL_FIELDS, ""))
 
 
 def _record(user, customer, message):

@@ -10,11 +10,16 @@ problem inline, with the file's line numbers and the columns and choices in the 
 """
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 from import_export.forms import SelectableFieldsExportForm
 
+from . import history
 from .resources import ExcelCSV, UndecodableFile
+
+# The change reason of what the admin's import writes, beside the user who imported.
+BY_ADMIN_IMPORT = gettext_noop("Imported from a file in the admin")
 
 
 def file_line(row_number):
@@ -91,6 +96,10 @@ class SpreadsheetImportExportMixin(ImportExportMixin):
                     "file was saved in (csv or xlsx)."
                 ),
             )
+
+    def process_dataset(self, dataset, form, request, **kwargs):
+        with history.recorded_as(BY_ADMIN_IMPORT, user=request.user):
+            return super().process_dataset(dataset, form, request, **kwargs)
 
     def import_action(self, request, **kwargs):
         response = super().import_action(request, **kwargs)

@@ -26,8 +26,10 @@ from django.http.multipartparser import MultiPartParserError
 from django.utils import translation
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt
 
+from customers import history as change_history
 from customers.models import Customer, FollowUp, Note, VisitorIdentity
 from customers.phones import normalize_phone
 from ops.db import round_trip_limit
@@ -75,6 +77,10 @@ class Action:
         self.agent = payload.get("a") or {}
         self.origin_type = payload.get("o") or ""
 
+    def agent_label(self):
+        """The agent as the change history names them: Easemob's name, else its id."""
+        return str(self.agent.get("name") or self.agent.get("id") or "?")
+
     def customer(self):
         if not self.customer_id:
             return None
@@ -91,6 +97,10 @@ class Action:
             ssid=self.ssid,
             detail=detail,
         )
+
+
+# The change reason of what a panel action writes (customers/history.py): the agent acting.
+BY_PANEL = gettext_noop("Panel: %(agent)s")
 
 
 def _too_many():
@@ -139,8 +149,12 @@ def panel_action(audit_action, method):
                     return json_error(
                         403, _("This panel page has expired. Reload it from the conversation.")
                     )
-                with round_trip_limit(settings.PANEL_DATABASE_TIMEOUT):
-                    return handler(Action(request, data, payload, lang))
+                action = Action(request, data, payload, lang)
+                with (
+                    round_trip_limit(settings.PANEL_DATABASE_TIMEOUT),
+                    change_history.recorded_as(BY_PANEL, agent=action.agent_label()),
+                ):
+                    return handler(action)
 
         return view
 

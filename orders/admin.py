@@ -9,10 +9,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 
-from customers.admin import PlainActionCheckbox
+from customers import history
+from customers.admin import ChangeHistoryAdmin, LabelledChanges, PlainActionCheckbox
 from customers.models import Customer
 from customers.phones import LastDigits, last_digits, looks_like_phone, normalize_phone
 from customers.spreadsheet_admin import SpreadsheetImportExportMixin
@@ -33,22 +35,32 @@ class OrderItemInline(admin.TabularInline):
         return item.line_total if item.pk else ""
 
 
+PAID_STATUSES = (Order.Status.PAID, Order.Status.SHIPPED, Order.Status.COMPLETED)
+SHIPPED_STATUSES = (Order.Status.SHIPPED, Order.Status.COMPLETED)
+# The change reason of a bulk action's historical rows, beside the user who ran it.
+BY_ACTION = gettext_noop("Bulk action: %(action)s")
+
+
 def _status_action(status, label):
     """A bulk action that moves the selected orders to `status`, stamping paid/shipped times."""
 
     @admin.action(description=label, permissions=["change"])
     def action(modeladmin, request, queryset):
         now = timezone.now()
+        stamps = {"paid_at": PAID_STATUSES, "shipped_at": SHIPPED_STATUSES}
         with transaction.atomic():
-            customer_ids = set(queryset.values_list("customer_id", flat=True))
-            queryset.update(status=status, updated_at=now)
-            if status in (Order.Status.PAID, Order.Status.SHIPPED, Order.Status.COMPLETED):
-                queryset.filter(paid_at__isnull=True).update(paid_at=now)
-            if status in (Order.Status.SHIPPED, Order.Status.COMPLETED):
-                queryset.filter(shipped_at__isnull=True).update(shipped_at=now)
-            # update() sends no signals (orders/revisions.py).
-            Customer.objects.filter(pk__in=customer_ids).touch()
-        count = queryset.count()
+            # Read first: the list's filter (by status, say) may no longer match afterwards.
+            orders = list(queryset)
+            for order in orders:
+                order.status, order.updated_at = status, now
+                for field, statuses in stamps.items():
+                    if status in statuses and getattr(order, field) is None:
+                        setattr(order, field, now)
+            with history.recorded_as(BY_ACTION, user=request.user, action=label):
+                history.bulk_update(Order, orders, ["status", *stamps, "updated_at"])
+            # bulk_update sends no signals (orders/revisions.py).
+            Customer.objects.filter(pk__in={order.customer_id for order in orders}).touch()
+        count = len(orders)
         modeladmin.message_user(
             request,
             ngettext(
@@ -147,7 +159,7 @@ def matching_orders(term):
 
 
 @admin.register(Order)
-class OrderAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, admin.ModelAdmin):
+class OrderAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHistoryAdmin):
     resource_classes = [OrderResource]
     list_display = ["number", "customer_link", "status", "total", "placed_at", "tracking_number"]
     # No date_hierarchy: its links cost a SELECT DISTINCT over every order's year (0.5–1 s at
@@ -195,6 +207,8 @@ class OrderAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, admin.ModelA
     ]
 
     paginator = EstimatedCountPaginator
+    # The order's own history, then its items' (item_changes).
+    object_history_template = "admin/orders/order/object_history.html"
 
     class Media:
         js = ["orders/order_total.js"]
@@ -221,9 +235,63 @@ class OrderAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, admin.ModelA
         url = reverse("admin:customers_customer_change", args=[order.customer_id])
         return format_html('<a href="{}">{}</a>', url, order.customer.name)
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not OrderItem:
+            return super().save_formset(request, form, formset, change)
+        # The total once for the whole form (save_related), not once per item: one row in
+        # the order's history for what the form did to it, not one per item.
+        for item in formset.save(commit=False):
+            item.save(recalculate=False)
+        for item in formset.deleted_objects:
+            item.delete(recalculate=False)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         form.instance.recalculate_total()
+
+    def set_history_delta_changes(self, request, historical_records, **kwargs):
+        super().set_history_delta_changes(request, historical_records, **kwargs)
+        # The total is not an editable field, which simple-history's diff leaves out; what
+        # the items did to it is what a caller asks about.
+        records = list(historical_records)
+        label = capfirst(Order._meta.get_field("total").verbose_name)
+        for newer, older in zip(records, records[1:], strict=False):
+            if newer.total != older.total:
+                newer.history_delta_changes = [
+                    *getattr(newer, "history_delta_changes", []),
+                    {"field": label, "old": older.total, "new": newer.total},
+                ]
+
+    def render_history_view(self, request, template, context, **kwargs):
+        # Here rather than in history_view: the order is found and the permission checked.
+        # (The page of one version renders through here too, without the items.)
+        if template == self.object_history_template:
+            context["item_changes"] = item_changes(context["object"].pk)
+        return super().render_history_view(request, template, context, **kwargs)
+
+
+# The item changes shown on an order's history page: the latest, for an order whose items a
+# business system replaces on every sync.
+ITEM_CHANGES_SHOWN = 200
+
+
+def item_changes(order_id):
+    """The changes to an order's items, newest first: each historical row of an item with
+    what changed since the item's previous row (its values, when added or removed)."""
+    records = list(
+        OrderItem.history.filter(order_id=order_id)
+        .select_related("history_user")
+        .order_by("-history_date", "-history_id")[:ITEM_CHANGES_SHOWN]
+    )
+    previous = {}
+    for record in reversed(records):
+        before = previous.get(record.id)
+        if before is not None and record.history_type == "~":
+            delta = record.diff_against(before, foreign_keys_are_objs=False)
+            helper = LabelledChanges(OrderItem, record)
+            record.changes = helper.context_for_delta_changes(delta)
+        previous[record.id] = record
+    return records
 
 
 @admin.register(ReplyTemplate)

@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from customers.history import CRMHistoricalRecords, record_changes
 from customers.models import Customer
 
 from . import replies
@@ -158,6 +159,7 @@ class Order(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = OrderManager()
+    history = CRMHistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-placed_at"]
@@ -222,9 +224,14 @@ class Order(models.Model):
             )
 
     def recalculate_total(self, save=True):
+        saved_total = self.total
         self.total = max(self.items_subtotal() + self.shipping_fee - self.discount, ZERO)
         if save and self.pk:
             Order.objects.filter(pk=self.pk).update(total=self.total, updated_at=timezone.now())
+            # update() writes no history: the new total gets its own historical row, so
+            # that the order's history says what its items' changes did to it.
+            if self.total != saved_total:
+                record_changes(Order, [self])
             # After the new total, not only after the item that changed it (orders/revisions.py).
             Customer.objects.filter(pk=self.customer_id).touch()
         return self.total
@@ -238,6 +245,9 @@ class OrderItem(models.Model):
     sku = models.CharField(_("SKU"), max_length=64, blank=True)
     quantity = models.PositiveIntegerField(_("quantity"), default=1)
     unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+
+    # Shown with the order's own on the order's history page (orders/admin.py).
+    history = CRMHistoricalRecords()
 
     class Meta:
         ordering = ["pk"]
@@ -259,13 +269,17 @@ class OrderItem(models.Model):
     def __str__(self):
         return self.product_name
 
-    def save(self, *args, **kwargs):
+    def save(self, *args, recalculate=True, **kwargs):
+        """`recalculate=False` leaves the order's total to the caller, which saves several
+        items and recalculates once (the admin's order form)."""
         super().save(*args, **kwargs)
-        self.order.recalculate_total()
+        if recalculate:
+            self.order.recalculate_total()
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args, recalculate=True, **kwargs):
         result = super().delete(*args, **kwargs)
-        self.order.recalculate_total()
+        if recalculate:
+            self.order.recalculate_total()
         return result
 
     @property

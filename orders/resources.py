@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields
 from import_export.results import RowResult
 
+from customers import history
 from customers.resources import (
     AllOrNothingResource,
     ChoiceWidget,
@@ -371,15 +372,18 @@ class OrderResource(AllOrNothingResource):
     def after_save_instance(self, instance, row, **kwargs):
         if self.items_change(instance.number):
             instance.items.all().delete()
-            OrderItem.objects.bulk_create(
-                OrderItem(
-                    order=instance,
-                    product_name=i.product_name,
-                    sku=i.sku,
-                    quantity=i.quantity,
-                    unit_price=i.unit_price,
-                )
-                for i in self.order_file.items.get(instance.number, [])
+            history.bulk_create(
+                OrderItem,
+                [
+                    OrderItem(
+                        order=instance,
+                        product_name=i.product_name,
+                        sku=i.sku,
+                        quantity=i.quantity,
+                        unit_price=i.unit_price,
+                    )
+                    for i in self.order_file.items.get(instance.number, [])
+                ],
             )
         instance.recalculate_total()
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
+from customers import history
 from customers.models import Customer, new_revision
 from customers.resources import (
     CustomerResource,
@@ -74,7 +75,8 @@ class ImportCommand(BaseCommand):
         self.counts = Counter()
         self.errors = {}
         try:
-            with transaction.atomic():
+            command = self.__module__.rsplit(".", 1)[-1]
+            with transaction.atomic(), history.recorded_as(history.BY_COMMAND, command=command):
                 progress = tqdm(total=len(rows), unit=_("rows"), disable=None, file=sys.stderr)
                 with progress:
                     self.import_rows(headers, rows, batch_size, progress)
@@ -176,14 +178,13 @@ class Command(ImportCommand):
             self.counts["created"] += len(creates)
             self.counts["updated"] += len(updates)
             if not self.errors:
-                Customer.objects.bulk_create(creates)
+                history.bulk_create(Customer, creates)
                 now, revision = timezone.now(), new_revision()
                 for customer in updates:
                     customer.updated_at, customer.revision = now, revision
                 if updates:
-                    Customer.objects.bulk_update(
-                        updates, [f.attribute for f in fields] + ["updated_at", "revision"]
-                    )
+                    written = [f.attribute for f in fields] + ["updated_at", "revision"]
+                    history.bulk_update(Customer, updates, written)
             progress.update(len(batch))
 
     def summary(self, row_count, seconds):

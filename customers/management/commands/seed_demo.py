@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from customers import history
 from customers.models import Customer, FollowUp, Tag, VisitorIdentity
 from orders.models import Order, OrderItem
 
@@ -118,7 +119,7 @@ class Command(BaseCommand):
             self.stderr.write("--customers must be zero or more.")
             return
         now = timezone.now()
-        with transaction.atomic():
+        with transaction.atomic(), history.recorded_as(history.BY_COMMAND, command="seed_demo"):
             tags = {name: Tag.objects.get_or_create(name=name)[0] for name in TAGS}
             wanted = {external_id_for(i): i for i in range(1, customers + 1)}
             existing = set(
@@ -222,14 +223,17 @@ class Command(BaseCommand):
             tracking_number=f"{prefix}{rng.randrange(10**11, 10**12)}" if is_shipped else "",
         )
         order.save()
-        OrderItem.objects.bulk_create(
-            OrderItem(
-                order=order,
-                product_name=product,
-                sku=sku,
-                quantity=rng.choice([1, 1, 1, 2, 3]),
-                unit_price=price,
-            )
-            for product, sku, price in rng.sample(PRODUCTS, k=rng.choice([1, 1, 2, 3]))
+        history.bulk_create(
+            OrderItem,
+            [
+                OrderItem(
+                    order=order,
+                    product_name=product,
+                    sku=sku,
+                    quantity=rng.choice([1, 1, 1, 2, 3]),
+                    unit_price=price,
+                )
+                for product, sku, price in rng.sample(PRODUCTS, k=rng.choice([1, 1, 2, 3]))
+            ],
         )
         order.recalculate_total()

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customers import history
 from customers.management.commands.import_customers import ImportCommand, batches
 from customers.models import Customer
 from customers.resources import TextWidget
@@ -82,13 +83,16 @@ class Command(ImportCommand):
         return known
 
     def write(self, creates, updates, replace_items, attributes, resource):
-        Order.objects.bulk_create(creates)
+        history.bulk_create(Order, creates)
         now = timezone.now()
         for order in updates:
             order.updated_at = now
         if updates:
-            Order.objects.bulk_update(updates, [*attributes, "total", "updated_at"])
-        OrderItem.objects.filter(order_id__in=[o.pk for o in replace_items]).delete()
+            history.bulk_update(Order, updates, [*attributes, "total", "updated_at"])
+        # The customers are touched below, for all the changes at once.
+        history.bulk_delete(
+            OrderItem, OrderItem.objects.filter(order_id__in=[o.pk for o in replace_items])
+        )
         items = [
             OrderItem(
                 order=order,
@@ -100,7 +104,7 @@ class Command(ImportCommand):
             for order in replace_items
             for item in resource.order_file.items.get(order.number, [])
         ]
-        OrderItem.objects.bulk_create(items)
+        history.bulk_create(OrderItem, items)
         self.counts["items"] += len(items)
         # bulk_create and bulk_update send no signals (orders/revisions.py). An order the file
         # moves to another customer leaves the first one's list too: both change.
