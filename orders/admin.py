@@ -213,6 +213,9 @@ class OrderAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHistor
     class Media:
         js = ["orders/order_total.js"]
 
+    # The sum of the listed orders; django-import-export's list template extends this one.
+    change_list_template = "admin/orders/order/change_list.html"
+
     def get_changelist(self, request, **kwargs):
         return OrderChangeList
 
