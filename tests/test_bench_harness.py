@@ -185,10 +185,10 @@ def test_it_merges_the_rounds_of_a_scenario():
         },
     ]
 
-    figures = summarize(rounds, sql=[9, 8])
+    figures = summarize(rounds, sql=[9, 3, 7])
 
     assert figures["rps"] == 50
     assert (figures["p50_ms"], figures["p90_ms"], figures["p99_ms"]) == (1, 2, 50)
     assert figures["errors"] == 3  # the 500 and two socket errors; a redirect is no error
-    assert (figures["sql"], figures["sql_first"]) == (8, 9)
+    assert (figures["sql_first"], figures["sql"], figures["sql_render"]) == (9, 3, 7)
     assert figures["cpu_ms"] == 10  # over the 100 requests gunicorn answered
