@@ -85,6 +85,17 @@ def panel(request, token):
     return response
 
 
+@functools.cache
+def _identity_annotations():
+    """Built once per process: the expressions are the same on every load, and Django copies
+    them as it resolves them into a query. Building them took 0.5 ms of CPU a load."""
+    return {
+        **visitor_info.annotations(),
+        **follow_ups.annotations(),
+        "replies_revision": ReplyTemplate.revision_sum(),
+    }
+
+
 def _too_many(request, lang):
     page = error_page(
         request,
@@ -143,14 +154,7 @@ def _panel(request, token, query, lang):
     visitor_im_id = params.visitor_im_id
     # A known visitor's identity, customer, pushed info, open follow-up and the revision of the
     # reply templates, in one statement.
-    identity = find_identity(
-        visitor_im_id,
-        annotations={
-            **visitor_info.annotations(),
-            **follow_ups.annotations(),
-            "replies_revision": ReplyTemplate.revision_sum(),
-        },
-    )
+    identity = find_identity(visitor_im_id, annotations=_identity_annotations())
     info = visitor_info.from_identity(identity) if identity else visitor_info.load(visitor_im_id)
     if params.custom:
         info = visitor_info.merge(visitor_im_id, params.custom, info=info)
