@@ -444,22 +444,39 @@ class CustomerAdmin(PlainActionCheckbox, SpreadsheetImportExportMixin, ChangeHis
 @admin.register(VisitorIdentity)
 class VisitorIdentityAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
     resource_classes = [VisitorIdentityResource]
-    list_display = ["visitor_im_id", "customer", "channel", "bound_via", "last_seen_at"]
+    list_display = ["display_visitor_im_id", "customer", "channel", "bound_via", "last_seen_at"]
     list_filter = ["channel", "bound_via"]
     search_fields = ["=visitor_im_id", "customer__name", "=customer__phone"]
     list_select_related = ["customer"]
     autocomplete_fields = ["customer"]
     show_full_result_count = False
 
+    class Media:
+        css = {"all": ["customers/admin.css"]}
+
+    # A visitor id of hundreds of characters (anyone with the panel URL can send one) must not
+    # widen the list off-screen.
+    @admin.display(description=_("visitor IM ID"), ordering="visitor_im_id")
+    def display_visitor_im_id(self, identity):
+        return truncated(identity.visitor_im_id)
+
 
 @admin.register(Note)
 class NoteAdmin(admin.ModelAdmin):
-    list_display = ["customer", "short_body", "written_by", "ssid", "created_at"]
+    list_display = ["customer", "short_body", "written_by", "display_ssid", "created_at"]
     search_fields = ["body", "customer__name", "=ssid"]
     list_select_related = ["customer", "author"]
     autocomplete_fields = ["customer"]
     readonly_fields = ["author", "agent_name", "agent_id", "ssid", "created_at"]
     date_hierarchy = "created_at"
+
+    class Media:
+        css = {"all": ["customers/admin.css"]}
+
+    @admin.display(description=_("session ID"), ordering="ssid")
+    def display_ssid(self, note):
+        return truncated(note.ssid)
+
     show_full_result_count = False
 
     @admin.display(description=_("note"))

@@ -72,3 +72,21 @@ def test_a_list_past_the_exact_count_shows_no_sum(staff_client, customer, make_o
     ).text
     assert "to see their sum" in html
     assert "These orders:" not in html
+
+
+def test_a_long_visitor_id_and_session_id_are_cut_in_the_lists(staff_client, customer):
+    from customers.models import Note, VisitorIdentity
+
+    long_id = "webim-visitor-" + "X" * 240
+    VisitorIdentity.objects.create(visitor_im_id=long_id, customer=customer)
+    Note.objects.create(customer=customer, body="回电", ssid="S" * 100)
+    html = staff_client.get(reverse("admin:customers_visitoridentity_changelist")).text
+    assert f'<span class="crm-truncate" title="{long_id}">' in html
+    html = staff_client.get(reverse("admin:customers_note_changelist")).text
+    assert f'<span class="crm-truncate" title="{"S" * 100}">' in html
+
+
+def test_the_tag_pickers_buttons_speak_chinese(staff_client):
+    catalog = staff_client.get("/admin/jsi18n/", HTTP_ACCEPT_LANGUAGE="zh-hans").text
+    assert '"Choose all %s": "\\u5168\\u9009%s"' in catalog or "全选%s" in catalog
+    assert "删除全部%s" in catalog or "\\u5220\\u9664\\u5168\\u90e8%s" in catalog
