@@ -22,6 +22,25 @@ def test_the_dashboard_draws_the_revenue_chart(staff_page, live_server, screensh
     screenshot(page, "admin-dashboard.png")
 
 
+def test_the_lists_and_the_customer_page_fit_1280_px(staff_page, live_server, screenshot):
+    call_command("seed_demo", customers=60, verbosity=0)
+    page = staff_page
+    for path, name in [
+        ("/admin/customers/customer/", "admin-customer-list.png"),
+        ("/admin/orders/order/", "admin-order-list.png"),
+    ]:
+        page.goto(f"{live_server.url}{path}")
+        page.locator("#result_list").wait_for()
+        # The table fits the window: nothing hides behind a horizontal scrollbar.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280, path
+        screenshot(page, name)
+    customer = Customer.objects.filter(orders__isnull=False).first()
+    page.goto(f"{live_server.url}/admin/customers/customer/{customer.pk}/change/")
+    page.locator("#add-order").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    screenshot(page, "admin-customer-change.png")
+
+
 def test_an_order_added_from_the_customer_page_totals_as_items_are_typed(staff_page, live_server):
     customer = Customer.objects.create(name="王芳", phone="13912345678")
     page = staff_page
